@@ -1,0 +1,1 @@
+"""Data layer: image loading, manifest reading, demo data."""

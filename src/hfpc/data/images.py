@@ -1,0 +1,135 @@
+"""The one place where hfpc reads images: decode, validate, orient, RGBA → RGB + alpha mask.
+
+Every failure raises :class:`~hfpc.errors.ImageLoadError` naming the file and the reason, so a
+batch can record it as an error row and go on.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from hfpc.errors import ImageLoadError
+
+DEFAULT_MAX_PIXELS = 64_000_000
+"""Largest image (width × height) accepted by default; guards against decompression bombs.
+Override per call or with the ``HFPC_MAX_IMAGE_PIXELS`` environment variable."""
+
+
+@dataclass
+class LoadedImage:
+    """An image as hfpc works with it: RGB uint8 (H×W×3) and, if it had alpha, a bool mask."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    path: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)."""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def max_pixels_default() -> int:
+    """The pixel-count guard in force: the environment override or the built-in default."""
+    env = os.environ.get("HFPC_MAX_IMAGE_PIXELS")
+    return int(env) if env else DEFAULT_MAX_PIXELS
+
+
+def load_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> LoadedImage:
+    """Read an image file into RGB + optional alpha mask, with EXIF orientation applied.
+
+    Palette, CMYK, 16-bit, grayscale and LA/RGBA images are converted; an alpha channel that
+    is not fully opaque becomes the product mask (alpha ≥ 128).
+    """
+    p = Path(path)
+    limit = max_pixels_default() if max_pixels is None else max_pixels
+    if not p.exists():
+        raise ImageLoadError(p, "file not found")
+    if p.is_dir():
+        raise ImageLoadError(p, "is a directory, not an image file")
+    if p.stat().st_size == 0:
+        raise ImageLoadError(p, "file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(p)
+    except UnidentifiedImageError:
+        raise ImageLoadError(p, "not an image PIL can decode (unknown or corrupt format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageLoadError(p, "image is too large to decode safely (decompression bomb guard)") from None
+    except OSError as e:
+        raise ImageLoadError(p, f"cannot open: {e}") from None
+    with im:
+        w, h = im.size
+        if w * h > limit:
+            raise ImageLoadError(
+                p,
+                f"{w}×{h} = {w * h:,} pixels exceeds the limit of {limit:,} "
+                "(raise it with max_pixels= or HFPC_MAX_IMAGE_PIXELS)",
+            )
+        if w == 0 or h == 0:
+            raise ImageLoadError(p, "image has zero width or height")
+        try:
+            im.load()
+        except OSError as e:
+            raise ImageLoadError(p, f"truncated or corrupt image data ({e})") from None
+        try:
+            im = ImageOps.exif_transpose(im)
+        except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the image
+            pass
+        rgb, alpha = _to_rgb_alpha(im)
+    return LoadedImage(rgb=rgb, alpha=alpha, path=str(p))
+
+
+def _to_rgb_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    mode = im.mode
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        hi = 65535.0 if mode.startswith("I;16") or a.max() > 255 else 255.0
+        g = np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(g[:, :, None], 3, axis=2), None
+    elif mode == "CMYK":
+        im = im.convert("RGB")
+    elif mode in ("LA", "La", "RGBa", "PA"):
+        im = im.convert("RGBA")
+    elif mode not in ("RGB", "RGBA"):
+        im = im.convert("RGB")
+    arr = np.asarray(im)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.shape[2] == 4:
+        a = arr[:, :, 3]
+        rgb = np.ascontiguousarray(arr[:, :, :3])
+        if a.min() >= 255:
+            return rgb, None
+        return rgb, a >= 128
+    return np.ascontiguousarray(arr[:, :, :3]), None
+
+
+def load_mask(path: str | os.PathLike[str], max_pixels: int | None = None) -> np.ndarray:
+    """Read a product mask file (any mode; alpha if present, else luminance ≥ 128)."""
+    img = load_image(path, max_pixels=max_pixels)
+    if img.alpha is not None:
+        return img.alpha
+    return img.rgb.mean(axis=2) >= 128
+
+
+def save_image(path: str | os.PathLike[str], rgb: np.ndarray, quality: int = 95) -> None:
+    """Write an RGB or RGBA uint8 array atomically (temporary file, then rename)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp")
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}.get(p.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{p}: unsupported image extension {p.suffix!r} (use .png, .jpg, .webp)")
+    kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    Image.fromarray(rgb).save(tmp, format=fmt, **kwargs)
+    os.replace(tmp, p)

@@ -1,0 +1,105 @@
+"""The records that flow through hfpc: a Sample in, a CheckResult per check, a Verdict out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Sample:
+    """One original/generated pair to judge, with whatever the manifest knows about it.
+
+    ``original`` and ``generated`` are paths (or URLs before download). ``label`` is the
+    reviewer's decision when known (1 pass, 0 fail); ``failure`` is a failure category.
+    """
+
+    id: str
+    original: str
+    generated: str
+    mask: str | None = None
+    caption: str | None = None
+    label: int | None = None
+    failure: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, as written to a manifest line."""
+        d = asdict(self)
+        return {k: v for k, v in d.items() if v not in (None, {})}
+
+
+@dataclass
+class CheckResult:
+    """What one check found for one sample, in terms a reviewer can read."""
+
+    check: str
+    passed: bool
+    value: float
+    threshold: float
+    explanation: str
+    higher_is_better: bool = True
+    failure: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result-row form of this check (``check`` is the key, so it is left out)."""
+        return {
+            "passed": self.passed,
+            "value": _round(self.value),
+            "threshold": self.threshold,
+            "higher_is_better": self.higher_is_better,
+            "explanation": self.explanation,
+            "failure": self.failure,
+            "details": self.details,
+            "artifacts": self.artifacts,
+        }
+
+
+@dataclass
+class Verdict:
+    """The judge's decision on one sample: passed, the first failure category, every check."""
+
+    id: str
+    original: str
+    generated: str
+    passed: bool | None
+    failure: str | None = None
+    checks: dict[str, CheckResult] = field(default_factory=dict)
+    error: str | None = None
+    profile: str = "default"
+    label: int | None = None
+
+    @property
+    def explanation(self) -> str:
+        """One line that says why the sample failed, or that it passed."""
+        if self.error:
+            return f"could not be judged: {self.error}"
+        failing = [c for c in self.checks.values() if not c.passed]
+        if not failing:
+            return "all checks passed"
+        return "; ".join(f"{c.check}: {c.explanation}" for c in failing)
+
+    def to_row(self) -> dict[str, Any]:
+        """The JSONL result row of ARCHITECTURE.md."""
+        from hfpc import __version__
+
+        row: dict[str, Any] = {
+            "id": self.id,
+            "original": self.original,
+            "generated": self.generated,
+            "passed": self.passed,
+            "failure": self.failure,
+            "checks": {name: c.to_dict() for name, c in self.checks.items()},
+            "error": self.error,
+            "hfpc_version": __version__,
+            "profile": self.profile,
+        }
+        if self.label is not None:
+            row["label"] = self.label
+        return row
+
+
+def _round(v: float) -> float:
+    return float(round(float(v), 5))
