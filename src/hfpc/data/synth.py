@@ -184,7 +184,7 @@ def render_product(spec: ProductSpec) -> Tile:
             cv2.line(base, (int(0.3 * W), int(y)), (int(0.52 * W), int(y + 0.05 * H)),
                      tuple(float(c) for c in spec.accent), max(2, SS * 2), cv2.LINE_AA)
         shade *= np.linspace(1.15, 0.8, H, dtype=np.float32)[:, None]
-        label_box = (int(0.58 * W), int(0.62 * H), int(0.95 * W), int(0.8 * H))
+        label_box = (int(0.52 * W), int(0.58 * H), int(0.95 * W), int(0.8 * H))
         body = (0, int(0.4 * H), W, int(0.82 * H))
     else:  # bag
         ht = 0.3 * H
@@ -220,10 +220,11 @@ def _apply_pattern(rgb: np.ndarray, alpha: np.ndarray, body: tuple, pattern: str
     if pattern == "stripes":
         m = ((xx + yy) // (period // 2)) % 2 == 0
     else:
-        m = ((xx % period - period / 2) ** 2 + (yy % period - period / 2) ** 2) < (period / 3.2) ** 2
+        m = ((xx % period - period / 2) ** 2 + (yy % period - period / 2) ** 2) < (period / 2.6) ** 2
     m &= (yy >= y0) & (yy < y1) & (xx >= x0) & (xx < x1)
-    inv = 1.0 - np.asarray(accent, np.float32)
-    rgb[m] = 0.35 * rgb[m] + 0.65 * inv
+    mean = rgb[y0:y1, x0:x1].reshape(-1, 3).mean(axis=0)
+    inv = np.where(mean > 0.5, 0.1, 0.95).astype(np.float32)
+    rgb[m] = 0.25 * rgb[m] + 0.75 * inv
 
 
 # ----------------------------------------------------------------------------- scenes

@@ -1,0 +1,195 @@
+"""Compare a product with its located counterpart, pixel by pixel, in the original's frame.
+
+Measures: the paper's mean absolute pixel difference, CIEDE2000 colour difference (giving the
+share of changed pixels), SSIM, agreement of edge structure, and area grown outside the outline.
+Benign generator changes are absorbed first: a bounded brightness gain and per-channel offset
+(relighting, colour harmonisation), a light blur (JPEG, resampling) and an eroded mask (re-blended
+anti-aliased edges).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from skimage.color import deltaE_ciede2000, rgb2lab
+from skimage.metrics import structural_similarity
+
+from hfpc.consistency.config import ConsistencySettings
+from hfpc.consistency.locate import bbox, warp_to_original
+
+
+@dataclass
+class Comparison:
+    """Per-product measures and the maps behind them (in the original's working frame)."""
+
+    changed_share: float
+    local_change: float
+    delta_e_mean: float
+    mad: float
+    mad_raw: float
+    ssim: float
+    edge: float
+    growth: float = 0.0
+    where: str = ""
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)
+    delta_e_map: np.ndarray | None = field(default=None, repr=False)
+    changed_map: np.ndarray | None = field(default=None, repr=False)
+
+
+def colour_correct(src: np.ndarray, ref: np.ndarray, m: np.ndarray, max_gain: float,
+                   max_offset: float) -> np.ndarray:
+    """Map ``src`` towards ``ref`` with one brightness gain and per-channel offsets, bounded."""
+    x = src[m].astype(np.float64)
+    y = ref[m].astype(np.float64)
+    lx, ly = x.mean(axis=1), y.mean(axis=1)
+    var = lx.var()
+    gain = float(((lx - lx.mean()) * (ly - ly.mean())).mean() / var) if var > 1 else 1.0
+    if not np.isfinite(gain) or gain <= 0:
+        gain = float(ly.mean() / max(lx.mean(), 1.0))
+    gain = float(np.clip(gain, 1 / max_gain, max_gain))
+    offset = np.clip((y - gain * x).mean(axis=0), -max_offset, max_offset)
+    return np.clip(src.astype(np.float32) * gain + offset.astype(np.float32), 0, 255)
+
+
+def _edge_f1(a: np.ndarray, b: np.ndarray, m: np.ndarray) -> float:
+    ea = cv2.Canny(a, 40, 110) > 0
+    eb = cv2.Canny(b, 40, 110) > 0
+    ea &= m
+    eb &= m
+    na, nb = int(ea.sum()), int(eb.sum())
+    if na < 10 and nb < 10:
+        return 1.0
+    if na == 0 or nb == 0:
+        return 0.0
+    k = np.ones((5, 5), np.uint8)
+    da = cv2.dilate(ea.astype(np.uint8), k) > 0
+    db = cv2.dilate(eb.astype(np.uint8), k) > 0
+    precision = (eb & da).sum() / nb
+    recall = (ea & db).sum() / na
+    return float(2 * precision * recall / (precision + recall + 1e-9))
+
+
+def _local_change(changed: np.ndarray, m: np.ndarray, size: float) -> float:
+    """Largest share of changed pixels in any window a quarter of the product's size.
+
+    A relabelled print changes few pixels overall but most pixels of one small area.
+    """
+    win = max(5, int(0.25 * size) | 1)
+    mf = m.astype(np.float32)
+    num = cv2.boxFilter(changed.astype(np.float32), -1, (win, win), normalize=False)
+    den = cv2.boxFilter(mf, -1, (win, win), normalize=False)
+    ok = m & (den > 0.5 * win * win)
+    return float((num[ok] / den[ok]).max()) if ok.any() else float(changed[m].mean())
+
+
+def _where(changed: np.ndarray) -> str:
+    ys, xs = np.nonzero(changed)
+    if len(ys) == 0:
+        return ""
+    h, w = changed.shape
+    v = ("top", "middle", "bottom")[min(2, int(3 * ys.mean() / h))]
+    hz = ("left", "centre", "right")[min(2, int(3 * xs.mean() / w))]
+    spread = (ys.std() / h + xs.std() / w) > 0.45
+    return "throughout" if spread else f"{v} {hz}"
+
+
+def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix: np.ndarray,
+                    settings: ConsistencySettings) -> Comparison:
+    """Measures of one product against the generated image seen through ``matrix``."""
+    box = bbox(mask)
+    x0, y0, x1, y1 = box
+    o = orig[y0:y1, x0:x1]
+    m_full = mask[y0:y1, x0:x1]
+    g = warp_to_original(gen, matrix, box)
+    inside = warp_to_original(np.full(gen.shape[:2], 255, np.uint8), matrix, box, cv2.INTER_NEAREST) > 0
+    size = np.sqrt(m_full.sum())
+    r = max(1, int(round(0.02 * size)))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    m = (cv2.erode(m_full.astype(np.uint8), k) > 0) & inside
+    if m.sum() < 16:
+        m = m_full & inside
+    if m.sum() < 4:
+        return Comparison(1.0, 1.0, 100.0, 255.0, 255.0, 0.0, 0.0, box=box)
+    mad_raw = float(np.abs(o.astype(np.float32) - g.astype(np.float32))[m].mean())
+    gc = colour_correct(g, o, m, settings.max_colour_gain, settings.max_colour_offset)
+    ob = cv2.GaussianBlur(o.astype(np.float32), (0, 0), 1.0)
+    gb = cv2.GaussianBlur(gc, (0, 0), 1.0)
+    mad = float(np.abs(ob - gb)[m].mean())
+    de = np.zeros(m.shape, np.float32)
+    lab_o = rgb2lab(ob[m][None] / 255.0)[0]
+    lab_g = rgb2lab(gb[m][None] / 255.0)[0]
+    de[m] = deltaE_ciede2000(lab_o, lab_g)
+    changed = (de > settings.delta_e).astype(np.uint8)
+    changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    changed = (cv2.morphologyEx(changed, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)) > 0) & m
+    go = cv2.cvtColor(o, cv2.COLOR_RGB2GRAY)
+    gg = cv2.cvtColor(np.clip(gc + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    ssim_map = structural_similarity(go, gg, data_range=255, gaussian_weights=True, sigma=1.5,
+                                     use_sample_covariance=False, full=True)[1]
+    return Comparison(
+        changed_share=float(changed.sum() / m.sum()),
+        local_change=_local_change(changed, m, size),
+        delta_e_mean=float(de[m].mean()),
+        mad=mad, mad_raw=mad_raw,
+        ssim=float(ssim_map[m].mean()),
+        edge=_edge_f1(cv2.GaussianBlur(go, (3, 3), 0), cv2.GaussianBlur(gg, (3, 3), 0), m),
+        where=_where(changed), box=box, delta_e_map=de, changed_map=changed,
+    )
+
+
+def _palette(lab: np.ndarray, k: int) -> np.ndarray:
+    if len(lab) <= k:
+        return lab.astype(np.float32)
+    step = max(1, len(lab) // 3000)
+    data = lab[::step].astype(np.float32)
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 15, 0.5)
+    cv2.setRNGSeed(0)
+    _, _, centres = cv2.kmeans(data, k, None, crit, 2, cv2.KMEANS_PP_CENTERS)
+    return centres
+
+
+def _nearest(lab: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    return np.sqrt(((lab[:, None, :] - palette[None]) ** 2).sum(axis=2)).min(axis=1)
+
+
+def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None = None,
+                 margin: float = 6.0, max_distance: float = 12.0) -> tuple[float, np.ndarray]:
+    """Area outside a located product that looks like the product and is attached to it.
+
+    A pixel in a band around the outline is product-like when it is nearer (in Lab) to the
+    product's own palette than to the palette of the background beyond the band. Returns the
+    attached product-like area as a share of the product's area, and the mask of that area.
+    """
+    area = located.sum()
+    if area < 16:
+        return 0.0, np.zeros_like(located)
+    size = np.sqrt(area)
+    r1 = max(3, int(0.35 * size))
+    k1 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r1 + 1, 2 * r1 + 1))
+    loc8 = located.astype(np.uint8)
+    band = (cv2.dilate(loc8, k1) > 0) & ~located
+    far = (cv2.dilate(loc8, k1, iterations=2) > 0) & ~band & ~located
+    if others is not None:
+        band &= ~others
+        far &= ~others
+    if band.sum() == 0 or far.sum() < 16:
+        return 0.0, np.zeros_like(located)
+    lab = cv2.cvtColor(gen, cv2.COLOR_RGB2LAB).astype(np.float32)
+    inner = located & ~(cv2.erode(loc8, np.ones((3, 3), np.uint8), iterations=2) > 0)
+    prod_pal = _palette(lab[located], 8)
+    bg_pal = _palette(lab[far], 8)
+    if float(np.median(_nearest(lab[far], prod_pal))) < max_distance:
+        # the background itself looks like the product: growth cannot be told apart
+        return 0.0, np.zeros_like(located)
+    bl = lab[band]
+    d_prod, d_bg = _nearest(bl, prod_pal), _nearest(bl, bg_pal)
+    like = np.zeros_like(located)
+    like[band] = (d_prod + margin < d_bg) & (d_prod < max_distance)
+    like = cv2.morphologyEx(like.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+    n, labels = cv2.connectedComponents(like.astype(np.uint8), connectivity=8)
+    touch = cv2.dilate(inner.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    attached = np.unique(labels[touch & like])
+    grown = np.isin(labels, attached[attached > 0])
+    return float(grown.sum() / area), grown

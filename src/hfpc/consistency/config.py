@@ -1,0 +1,51 @@
+"""Settings of the classic consistency pipeline; each field is a documented Profile threshold."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ConsistencySettings(BaseModel):
+    """Thresholds and knobs of the ``consistency`` check (all live in the Profile)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    backend: Literal["classic"] = Field("classic", description="segmentation backend")
+    threshold: float = Field(0.95, ge=0, le=1, description=(
+        "minimum share of each product's pixels that must be unchanged (the check's value)"))
+    delta_e: float = Field(12.0, gt=0, description=(
+        "CIEDE2000 colour difference above which a product pixel counts as changed"))
+    max_local_change: float = Field(0.3, ge=0, le=1, description=(
+        "maximum share of changed pixels in any window a quarter of a product's size "
+        "(catches relabelled print)"))
+    min_ssim: float = Field(0.6, ge=-1, le=1, description="minimum mean SSIM inside a product")
+    min_edge: float = Field(0.55, ge=0, le=1, description=(
+        "minimum edge-structure agreement (F1 of Canny edges, 2 px tolerance)"))
+    max_mad: float = Field(30.0, ge=0, description=(
+        "maximum mean absolute pixel difference (0–255) after colour correction"))
+    max_growth: float | None = Field(None, ge=0, description=(
+        "maximum area grown onto a product outside its outline (share of its area); the "
+        "growth is always measured and reported, but only gates the check when set "
+        "(e.g. 0.06): on the demo data it catches about half of the grown pedestals/legs "
+        "at 2-6 % false alarms, so it is off by default"))
+    locate_min_score: float = Field(0.55, ge=-1, le=1, description=(
+        "minimum masked correlation for a product to count as found in the generated image"))
+    identity_accept: float = Field(0.85, ge=-1, le=1, description=(
+        "correlation at the original position above which no search for a moved product runs"))
+    min_scale: float = Field(0.4, gt=0, description="smallest rescale searched for a moved product")
+    max_scale: float = Field(2.0, gt=0, description="largest rescale searched for a moved product")
+    max_side: int = Field(512, ge=64, description="long side of the working resolution in pixels")
+    search_side: int = Field(192, ge=32, description="long side of the coarse search resolution")
+    min_product_area: float = Field(0.002, ge=0, description=(
+        "smallest connected component (share of the image) treated as a product"))
+    background_delta: float = Field(14.0, gt=0, description=(
+        "Lab distance from the border colour above which an original pixel is product"))
+    grabcut: Literal["auto", "always", "never"] = Field("auto", description=(
+        "refine the original's mask with GrabCut: only when ambiguous, always, or never"))
+    max_colour_gain: float = Field(1.25, ge=1, description=(
+        "largest brightness gain absorbed as benign relighting before comparing"))
+    max_colour_offset: float = Field(25.0, ge=0, description=(
+        "largest per-channel offset (0–255) absorbed as benign colour harmonisation"))
