@@ -1,0 +1,132 @@
+"""Judge: run every enabled check of a Profile over Samples and return Verdicts.
+
+Originals are decoded once and cached (with whatever the checks prepared for them), because
+generators produce many images per original. Bad input never raises out of :meth:`Judge.judge`:
+the Verdict carries ``error`` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from hfpc.checks.base import Check, JudgeItem, get_check_class
+from hfpc.data.images import LoadedImage, load_image, load_mask
+from hfpc.errors import HfpcError
+from hfpc.profile import Profile
+from hfpc.types import CheckResult, Sample, Verdict
+
+log = logging.getLogger(__name__)
+
+
+class Judge:
+    """Runs a Profile's checks; ``Judge().judge(sample)`` uses the built-in defaults."""
+
+    def __init__(self, profile: Profile | str | Path | None = None, artifacts_dir: str | Path | None = None,
+                 artifacts_base: str | Path | None = None, cache_size: int = 64) -> None:
+        self.profile = Profile.load(profile)
+        self.checks: list[Check] = [
+            get_check_class(name)(self.profile.settings(name)) for name in self.profile.enabled()
+        ]
+        self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else None
+        self.artifacts_base = Path(artifacts_base) if artifacts_base else self.artifacts_dir
+        self._cache: OrderedDict[tuple[str, str | None], tuple[LoadedImage, Any, dict]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _original(self, sample: Sample) -> tuple[LoadedImage, Any, dict[str, Any]]:
+        key = (sample.original, sample.mask)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        img = load_image(sample.original, self.profile.max_image_pixels)
+        mask = load_mask(sample.mask, self.profile.max_image_pixels) if sample.mask else img.alpha
+        if mask is not None and mask.shape != img.rgb.shape[:2]:
+            raise HfpcError(f"{sample.mask or sample.original}: mask is {mask.shape[1]}×{mask.shape[0]} "
+                            f"but the original is {img.rgb.shape[1]}×{img.rgb.shape[0]}")
+        entry = (img, mask, {})
+        self._cache[key] = entry
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return entry
+
+    def _item(self, sample: Sample) -> JudgeItem:
+        original, mask, cache = self._original(sample)
+        generated = load_image(sample.generated, self.profile.max_image_pixels)
+        return JudgeItem(sample, original, generated, mask, cache, self.artifacts_dir, self.artifacts_base)
+
+    def judge(self, sample: Sample | str | Path, generated: str | Path | None = None,
+              mask: str | Path | None = None) -> Verdict:
+        """Judge one Sample, or one (original, generated[, mask]) pair of paths."""
+        if not isinstance(sample, Sample):
+            if generated is None:
+                raise TypeError("judge(original, generated) needs both image paths")
+            sample = Sample(id=Path(generated).stem, original=str(sample), generated=str(generated),
+                            mask=str(mask) if mask else None)
+        return self.judge_many([sample])[0]
+
+    def judge_many(self, samples: Iterable[Sample]) -> list[Verdict]:
+        """Judge a batch; checks with batched models see the whole batch at once."""
+        samples = list(samples)
+        verdicts: list[Verdict | None] = [None] * len(samples)
+        items: list[tuple[int, JudgeItem]] = []
+        for i, s in enumerate(samples):
+            try:
+                items.append((i, self._item(s)))
+            except HfpcError as e:
+                verdicts[i] = self._error(s, str(e))
+            except Exception as e:  # noqa: BLE001 - one bad sample must not stop a batch
+                log.exception("unexpected error loading %s", s.id)
+                verdicts[i] = self._error(s, f"{s.generated}: unexpected error: {e!r}")
+        results: dict[int, dict[str, CheckResult]] = {i: {} for i, _ in items}
+        failed: dict[int, str] = {}
+        for check in self.checks:
+            todo = [(i, it) for i, it in items if i not in failed]
+            if not todo:
+                break
+            try:
+                out = check.run_batch([it for _, it in todo])
+            except Exception:  # noqa: BLE001 - fall back to one by one to isolate the culprit
+                out = []
+                for i, it in todo:
+                    try:
+                        out.append(check.run(it))
+                    except HfpcError as e:
+                        failed[i] = str(e)
+                        out.append(None)
+                    except Exception as e:  # noqa: BLE001
+                        log.exception("check %s failed on %s", check.name, it.sample.id)
+                        failed[i] = f"{it.sample.generated}: check {check.name} failed: {e!r}"
+                        out.append(None)
+            for (i, _), r in zip(todo, out):
+                if r is not None:
+                    results[i][check.name] = r
+        for i, it in items:
+            s = it.sample
+            if i in failed:
+                verdicts[i] = self._error(s, failed[i])
+                continue
+            checks = results[i]
+            bad = [c for c in checks.values() if not c.passed]
+            verdicts[i] = Verdict(s.id, s.original, s.generated, passed=not bad,
+                                  failure=(bad[0].failure or "failed_check") if bad else None,
+                                  checks=checks, profile=self.profile.name, label=s.label)
+        return [v for v in verdicts if v is not None]
+
+    def iter_judge(self, samples: Iterable[Sample], batch_size: int = 8) -> Iterator[Verdict]:
+        """Judge a stream of samples in batches, yielding Verdicts in input order."""
+        batch: list[Sample] = []
+        for s in samples:
+            batch.append(s)
+            if len(batch) >= batch_size:
+                yield from self.judge_many(batch)
+                batch = []
+        if batch:
+            yield from self.judge_many(batch)
+
+    def _error(self, s: Sample, message: str) -> Verdict:
+        return Verdict(s.id, s.original, s.generated, passed=None, error=message,
+                       profile=self.profile.name, label=s.label)
