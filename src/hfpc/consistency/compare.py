@@ -34,6 +34,7 @@ class Comparison:
     growth: float = 0.0
     where: str = ""
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
+    matrix: np.ndarray | None = field(default=None, repr=False)
     delta_e_map: np.ndarray | None = field(default=None, repr=False)
     changed_map: np.ndarray | None = field(default=None, repr=False)
 
@@ -71,12 +72,12 @@ def _edge_f1(a: np.ndarray, b: np.ndarray, m: np.ndarray) -> float:
     return float(2 * precision * recall / (precision + recall + 1e-9))
 
 
-def _local_change(changed: np.ndarray, m: np.ndarray, size: float) -> float:
-    """Largest share of changed pixels in any window a quarter of the product's size.
+def _local_change(changed: np.ndarray, m: np.ndarray, size: float, window: float) -> float:
+    """Largest share of changed pixels in any window of ``window`` × the product's size.
 
     A relabelled print changes few pixels overall but most pixels of one small area.
     """
-    win = max(5, int(0.25 * size) | 1)
+    win = max(5, int(window * size) | 1)
     mf = m.astype(np.float32)
     num = cv2.boxFilter(changed.astype(np.float32), -1, (win, win), normalize=False)
     den = cv2.boxFilter(mf, -1, (win, win), normalize=False)
@@ -97,7 +98,20 @@ def _where(changed: np.ndarray) -> str:
 
 def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix: np.ndarray,
                     settings: ConsistencySettings) -> Comparison:
-    """Measures of one product against the generated image seen through ``matrix``."""
+    """Measures of one product against the generated image seen through ``matrix``.
+
+    A product shrunk in the generated image is compared at the generated image's scale, so
+    resampling blur of fine print is not mistaken for a change.
+    """
+    s = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if s < 0.95:
+        h, w = mask.shape
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        orig = cv2.resize(orig, size, interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) >= 128
+        matrix = matrix @ np.diag([w / size[0], h / size[1], 1.0])
+        if not mask.any():
+            return Comparison(1.0, 1.0, 100.0, 255.0, 255.0, 0.0, 0.0, matrix=matrix)
     box = bbox(mask)
     x0, y0, x1, y1 = box
     o = orig[y0:y1, x0:x1]
@@ -111,7 +125,7 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
     if m.sum() < 16:
         m = m_full & inside
     if m.sum() < 4:
-        return Comparison(1.0, 1.0, 100.0, 255.0, 255.0, 0.0, 0.0, box=box)
+        return Comparison(1.0, 1.0, 100.0, 255.0, 255.0, 0.0, 0.0, box=box, matrix=matrix)
     mad_raw = float(np.abs(o.astype(np.float32) - g.astype(np.float32))[m].mean())
     gc = colour_correct(g, o, m, settings.max_colour_gain, settings.max_colour_offset)
     ob = cv2.GaussianBlur(o.astype(np.float32), (0, 0), 1.0)
@@ -130,12 +144,12 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
                                      use_sample_covariance=False, full=True)[1]
     return Comparison(
         changed_share=float(changed.sum() / m.sum()),
-        local_change=_local_change(changed, m, size),
+        local_change=_local_change(changed, m, size, settings.local_window),
         delta_e_mean=float(de[m].mean()),
         mad=mad, mad_raw=mad_raw,
         ssim=float(ssim_map[m].mean()),
         edge=_edge_f1(cv2.GaussianBlur(go, (3, 3), 0), cv2.GaussianBlur(gg, (3, 3), 0), m),
-        where=_where(changed), box=box, delta_e_map=de, changed_map=changed,
+        where=_where(changed), box=box, matrix=matrix, delta_e_map=de, changed_map=changed,
     )
 
 
@@ -151,7 +165,11 @@ def _palette(lab: np.ndarray, k: int) -> np.ndarray:
 
 
 def _nearest(lab: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    return np.sqrt(((lab[:, None, :] - palette[None]) ** 2).sum(axis=2)).min(axis=1)
+    """Distance of each Lab colour to its nearest palette colour (‖x‖² − 2x·p + ‖p‖²)."""
+    x = lab.astype(np.float32)
+    p = palette.astype(np.float32)
+    d2 = (x * x).sum(axis=1)[:, None] - 2 * x @ p.T + (p * p).sum(axis=1)[None]
+    return np.sqrt(np.maximum(d2.min(axis=1), 0))
 
 
 def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None = None,
@@ -165,24 +183,32 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
     area = located.sum()
     if area < 16:
         return 0.0, np.zeros_like(located)
-    size = np.sqrt(area)
-    r1 = max(3, int(0.35 * size))
-    k1 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r1 + 1, 2 * r1 + 1))
+    r1 = max(3, int(0.35 * np.sqrt(area)))
+    # work on a crop around the product: the band and the far ring end 2·r1 from it
+    x0, y0, x1, y1 = bbox(located)
+    h, w = located.shape
+    cx0, cy0 = max(0, x0 - 2 * r1 - 1), max(0, y0 - 2 * r1 - 1)
+    cx1, cy1 = min(w, x1 + 2 * r1 + 1), min(h, y1 + 2 * r1 + 1)
+    full = np.zeros_like(located)
+    located = located[cy0:cy1, cx0:cx1]
+    gen = gen[cy0:cy1, cx0:cx1]
     loc8 = located.astype(np.uint8)
-    band = (cv2.dilate(loc8, k1) > 0) & ~located
-    far = (cv2.dilate(loc8, k1, iterations=2) > 0) & ~band & ~located
+    dist = cv2.distanceTransform(1 - loc8, cv2.DIST_L2, 3)
+    band = (dist > 0) & (dist <= r1)
+    far = (dist > r1) & (dist <= 2 * r1)
     if others is not None:
+        others = others[cy0:cy1, cx0:cx1]
         band &= ~others
         far &= ~others
     if band.sum() == 0 or far.sum() < 16:
-        return 0.0, np.zeros_like(located)
+        return 0.0, full
     lab = cv2.cvtColor(gen, cv2.COLOR_RGB2LAB).astype(np.float32)
     inner = located & ~(cv2.erode(loc8, np.ones((3, 3), np.uint8), iterations=2) > 0)
     prod_pal = _palette(lab[located], 8)
     bg_pal = _palette(lab[far], 8)
-    if float(np.median(_nearest(lab[far], prod_pal))) < max_distance:
+    if float(np.median(_nearest(lab[far][::4], prod_pal))) < max_distance:
         # the background itself looks like the product: growth cannot be told apart
-        return 0.0, np.zeros_like(located)
+        return 0.0, full
     bl = lab[band]
     d_prod, d_bg = _nearest(bl, prod_pal), _nearest(bl, bg_pal)
     like = np.zeros_like(located)
@@ -192,4 +218,5 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
     touch = cv2.dilate(inner.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     attached = np.unique(labels[touch & like])
     grown = np.isin(labels, attached[attached > 0])
-    return float(grown.sum() / area), grown
+    full[cy0:cy1, cx0:cx1] = grown
+    return float(grown.sum() / area), full

@@ -18,9 +18,11 @@ class ConsistencySettings(BaseModel):
         "minimum share of each product's pixels that must be unchanged (the check's value)"))
     delta_e: float = Field(12.0, gt=0, description=(
         "CIEDE2000 colour difference above which a product pixel counts as changed"))
-    max_local_change: float = Field(0.3, ge=0, le=1, description=(
+    max_local_change: float = Field(0.32, ge=0, le=1, description=(
         "maximum share of changed pixels in any window a quarter of a product's size "
         "(catches relabelled print)"))
+    local_window: float = Field(0.12, gt=0, le=1, description=(
+        "side of the local-change window as a share of the product's size (√area)"))
     min_ssim: float = Field(0.6, ge=-1, le=1, description="minimum mean SSIM inside a product")
     min_edge: float = Field(0.55, ge=0, le=1, description=(
         "minimum edge-structure agreement (F1 of Canny edges, 2 px tolerance)"))
@@ -38,7 +40,8 @@ class ConsistencySettings(BaseModel):
     min_scale: float = Field(0.4, gt=0, description="smallest rescale searched for a moved product")
     max_scale: float = Field(2.0, gt=0, description="largest rescale searched for a moved product")
     max_side: int = Field(512, ge=64, description="long side of the working resolution in pixels")
-    search_side: int = Field(192, ge=32, description="long side of the coarse search resolution")
+    search_side: int = Field(160, ge=32, description="long side of the coarse search resolution")
+    search_scales: int = Field(18, ge=1, description="number of scales tried by the coarse search")
     min_product_area: float = Field(0.002, ge=0, description=(
         "smallest connected component (share of the image) treated as a product"))
     background_delta: float = Field(14.0, gt=0, description=(

@@ -22,7 +22,7 @@ def render_heatmap(report: ConsistencyReport, max_delta_e: float = 40.0) -> np.n
         c = p.comparison
         x0, y0, x1, y1 = c.box
         heat = np.zeros((h, w), np.float32)
-        m = p.location.matrix.copy()
+        m = (c.matrix if c.matrix is not None else p.location.matrix).copy()
         m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
         heat = cv2.warpAffine(np.clip(c.delta_e_map / max_delta_e, 0, 1), m, (w, h), flags=cv2.INTER_LINEAR)
         colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1].astype(np.float32)

@@ -75,27 +75,50 @@ def score_at(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix: np.nda
 
 
 def _match(image: np.ndarray, templ: np.ndarray, tmask: np.ndarray) -> np.ndarray:
-    res = cv2.matchTemplate(image, templ, cv2.TM_CCOEFF_NORMED, mask=cv2.merge([tmask] * 3))
+    if templ.ndim == 3:
+        tmask = cv2.merge([tmask] * templ.shape[2])
+    res = cv2.matchTemplate(image, templ, cv2.TM_CCOEFF_NORMED, mask=tmask)
     res[~np.isfinite(res)] = -1.0
     return res
 
 
 def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
-                    settings: ConsistencySettings, top_k: int = 2) -> list[Location]:
-    """Coarse multi-scale masked template matching, then a fine search around the best peaks."""
+                    settings: ConsistencySettings, top_k: int = 2,
+                    identity: np.ndarray | None = None) -> list[Location]:
+    """Coarse multi-scale masked template matching, then a fine search around the best peaks.
+
+    With ``identity`` given, a single-scale match runs first; if its peak is the product's own
+    place, the product has not moved and no candidates are returned.
+    """
     x0, y0, x1, y1 = bbox(mask)
     bw, bh = x1 - x0, y1 - y0
     gh, gw = gen.shape[:2]
     f = min(1.0, settings.search_side / max(gh, gw))
-    gs = cv2.resize(gen, (max(1, int(gw * f)), max(1, int(gh * f))), interpolation=cv2.INTER_AREA)
+    # the coarse pass runs on luminance (a third of the work); refinement uses colour
+    gs = cv2.cvtColor(cv2.resize(gen, (max(1, int(gw * f)), max(1, int(gh * f))),
+                                 interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
     crop = orig[y0:y1, x0:x1]
+    crop_gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
     cmask = mask[y0:y1, x0:x1].astype(np.uint8) * 255
     peaks: list[tuple[float, float, int, int]] = []
-    for s in np.geomspace(settings.min_scale, settings.max_scale, 24):
+    scales = np.geomspace(settings.min_scale, settings.max_scale, settings.search_scales)
+    half_step = float(np.sqrt(scales[1] / scales[0])) if len(scales) > 1 else 1.03
+    if identity is not None:
+        # an in-place product (altered or not) need not be searched for at every scale
+        s = float(identity[0, 0])
+        t = cv2.resize(crop_gray, (max(6, round(bw * s * f)), max(6, round(bh * s * f))),
+                       interpolation=cv2.INTER_AREA)
+        tm = cv2.resize(cmask, t.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        if t.shape[0] <= gs.shape[0] and t.shape[1] <= gs.shape[1] and tm.any():
+            _, best, _, loc = cv2.minMaxLoc(_match(gs, t, tm))
+            ix, iy = identity[0, 2] + s * x0, identity[1, 2] + s * y0
+            if abs(loc[0] / f - ix) <= 3 / f and abs(loc[1] / f - iy) <= 3 / f:
+                return []
+    for s in scales:
         tw, th = int(round(bw * s * f)), int(round(bh * s * f))
         if tw < 6 or th < 6 or tw > gs.shape[1] or th > gs.shape[0]:
             continue
-        t = cv2.resize(crop, (tw, th), interpolation=cv2.INTER_AREA)
+        t = cv2.resize(crop_gray, (tw, th), interpolation=cv2.INTER_AREA)
         tm = cv2.resize(cmask, (tw, th), interpolation=cv2.INTER_NEAREST)
         if tm.sum() == 0:
             continue
@@ -105,7 +128,7 @@ def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
     peaks.sort(reverse=True)
     out: list[Location] = []
     for best, s, lx, ly in peaks[: top_k * 2]:
-        loc = _refine(crop, cmask, gen, s, lx / f, ly / f, 2.0 / f + 3)
+        loc = _refine(crop, cmask, gen, s, lx / f, ly / f, 2.0 / f + 3, half_step)
         if loc is None:
             continue
         sc, tx, ty, r = loc
@@ -119,10 +142,10 @@ def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
 
 
 def _refine(crop: np.ndarray, cmask: np.ndarray, gen: np.ndarray, s: float, x: float, y: float,
-            radius: float) -> tuple[float, float, float, float] | None:
+            radius: float, half_step: float) -> tuple[float, float, float, float] | None:
     best = None
     gh, gw = gen.shape[:2]
-    for ds in (0.97, 0.985, 1.0, 1.015, 1.03):
+    for ds in np.geomspace(1 / half_step, half_step, 5):
         sc = s * ds
         tw, th = int(round(crop.shape[1] * sc)), int(round(crop.shape[0] * sc))
         if tw < 4 or th < 4 or tw > gw or th > gh:
@@ -148,12 +171,13 @@ def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
     oh, ow = orig.shape[:2]
     gh, gw = gen.shape[:2]
     cands: list[Location] = []
+    ident = None
     if abs(gw / ow - gh / oh) < 0.02 * gw / ow:
         ident = similarity(gw / ow, 0.0, 0.0)
         cands.append(Location(ident, score_at(orig, mask, gen, ident), "same_place"))
         if cands[0].score >= settings.identity_accept:
             return cands
-    for loc in template_search(orig, mask, gen, settings):
+    for loc in template_search(orig, mask, gen, settings, identity=ident):
         loc.score = score_at(orig, mask, gen, loc.matrix)
         cands.append(loc)
     cands.sort(key=lambda c: -c.score)
