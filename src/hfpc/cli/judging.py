@@ -31,10 +31,10 @@ def judge(
     heatmap: Path | None = typer.Option(None, "--heatmap", help="write the consistency heatmap PNG here"),
 ) -> None:
     """Judge one original/generated pair and print the verdict; exit 1 if it fails."""
+    import tempfile
+
     from hfpc.judge import Judge
     from hfpc.types import Sample
-
-    import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         j = Judge(_load_profile(profile), artifacts_dir=tmp if heatmap else None)

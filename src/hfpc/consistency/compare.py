@@ -41,16 +41,16 @@ class Comparison:
 
 def colour_correct(src: np.ndarray, ref: np.ndarray, m: np.ndarray, max_gain: float,
                    max_offset: float) -> np.ndarray:
-    """Map ``src`` towards ``ref`` with one brightness gain and per-channel offsets, bounded."""
-    x = src[m].astype(np.float64)
-    y = ref[m].astype(np.float64)
-    lx, ly = x.mean(axis=1), y.mean(axis=1)
-    var = lx.var()
-    gain = float(((lx - lx.mean()) * (ly - ly.mean())).mean() / var) if var > 1 else 1.0
-    if not np.isfinite(gain) or gain <= 0:
-        gain = float(ly.mean() / max(lx.mean(), 1.0))
-    gain = float(np.clip(gain, 1 / max_gain, max_gain))
-    offset = np.clip((y - gain * x).mean(axis=0), -max_offset, max_offset)
+    """Map ``src`` towards ``ref`` with one brightness gain and per-channel offsets, bounded.
+
+    Medians, not means, so that a repainted part of the product does not pull the correction
+    and hide itself.
+    """
+    x = src[m].astype(np.float32)
+    y = ref[m].astype(np.float32)
+    lx, ly = float(np.median(x.mean(axis=1))), float(np.median(y.mean(axis=1)))
+    gain = float(np.clip(ly / max(lx, 1.0), 1 / max_gain, max_gain))
+    offset = np.clip(np.median(y - gain * x, axis=0), -max_offset, max_offset)
     return np.clip(src.astype(np.float32) * gain + offset.astype(np.float32), 0, 255)
 
 

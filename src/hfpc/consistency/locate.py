@@ -127,7 +127,7 @@ def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
         peaks.append((float(best), float(s), loc[0], loc[1]))
     peaks.sort(reverse=True)
     out: list[Location] = []
-    for best, s, lx, ly in peaks[: top_k * 2]:
+    for _, s, lx, ly in peaks[: top_k * 2]:
         loc = _refine(crop, cmask, gen, s, lx / f, ly / f, 2.0 / f + 3, half_step)
         if loc is None:
             continue

@@ -6,6 +6,7 @@ batch can record it as an error row and go on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -79,10 +80,8 @@ def load_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> L
             im.load()
         except OSError as e:
             raise ImageLoadError(p, f"truncated or corrupt image data ({e})") from None
-        try:
+        with contextlib.suppress(Exception):  # a broken EXIF block must not lose the image
             im = ImageOps.exif_transpose(im)
-        except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the image
-            pass
         rgb, alpha = _to_rgb_alpha(im)
     return LoadedImage(rgb=rgb, alpha=alpha, path=str(p))
 

@@ -15,6 +15,7 @@ Relative paths are resolved against the manifest's folder; URLs are kept as they
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -223,10 +224,8 @@ def write_manifest(path: str | Path, samples: Iterable[Sample]) -> None:
             d = s.to_dict()
             for key in ("original", "generated", "mask"):
                 if key in d and "://" not in d[key]:
-                    try:
+                    with contextlib.suppress(ValueError):
                         d[key] = str(Path(d[key]).resolve().relative_to(base))
-                    except ValueError:
-                        pass
             meta = d.pop("meta", {})
             f.write(json.dumps({**d, **meta}) + "\n")
     tmp.replace(p)

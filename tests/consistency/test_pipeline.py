@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from hfpc.consistency import ConsistencySettings, analyze_pair
+from hfpc.consistency.compare import colour_correct, compare_product
+from hfpc.consistency.heatmap import render_heatmap
+from hfpc.consistency.locate import Location, similarity
+from hfpc.consistency.match import assign, box_iou
+from hfpc.consistency.segment_classic import segment_original
+from hfpc.data.images import load_image, load_mask
+from hfpc.data.synth import PRODUCT_DEFECTS
+from hfpc.types import Sample
+
+
+@pytest.fixture(scope="module")
+def reports(demo_samples: list[Sample]) -> dict[str, list]:
+    out: dict[str, list] = defaultdict(list)
+    for s in demo_samples:
+        o, g = load_image(s.original), load_image(s.generated)
+        out[s.meta["kind"]].append(analyze_pair(o.rgb, load_mask(s.mask), g.rgb))
+    return out
+
+
+def test_defects_flagged_and_benign_pass(reports: dict[str, list]) -> None:
+    defects = [r for k in PRODUCT_DEFECTS for r in reports[k]]
+    benign = [r for k in ("good", "moved") for r in reports[k]]
+    flagged = sum(not r.passed for r in defects) / len(defects)
+    false_alarms = sum(not r.passed for r in benign) / len(benign)
+    assert flagged >= 0.85, flagged
+    assert false_alarms <= 0.25, false_alarms
+    for r in reports["missing"] + reports["replaced"]:
+        assert not r.passed and r.value < 0.5
+
+
+def test_moved_products_are_located_by_search(reports: dict[str, list]) -> None:
+    for r in reports["moved"]:
+        assert r.passed, r.explanation()
+        assert all(p.location.method == "search" and abs(p.location.scale - 1) > 0.1 for p in r.products)
+        assert "moved/rescaled" in r.explanation()
+
+
+def test_explanations_and_heatmap(reports: dict[str, list]) -> None:
+    r = reports["altered_recolour"][0]
+    assert not r.passed and "changed" in r.explanation()
+    assert r.failure == "product_inconsistent"
+    heat = render_heatmap(r)
+    assert heat.shape == r.generated.shape and heat.dtype == np.uint8
+    # the changed product is drawn hot: more red than the dimmed background
+    p = r.products[0]
+    assert heat[p.located_mask][:, 0].mean() > heat[~p.located_mask][:, 0].mean()
+
+
+def test_segmentation_without_mask_matches_alpha(demo_samples: list[Sample]) -> None:
+    for s in demo_samples[:8]:
+        o = load_image(s.original)
+        alpha = load_mask(s.mask)
+        masks, source = segment_original(o.rgb, None, ConsistencySettings())
+        assert source.startswith("border")
+        union = np.any(masks, axis=0)
+        iou = (union & alpha).sum() / (union | alpha).sum()
+        assert iou > 0.9, (s.id, iou)
+        assert len(masks) == s.meta["n_products"]
+
+
+def _scene(shift: int = 0, colour=(200, 40, 40)) -> tuple[np.ndarray, np.ndarray]:
+    img = np.full((128, 128, 3), 240, np.uint8)
+    mask = np.zeros((128, 128), bool)
+    mask[40:90, 30 + shift:70 + shift] = True
+    img[mask] = colour
+    img[50:60, 35 + shift:65 + shift] = (20, 20, 20)  # print on the product
+    return img, mask
+
+
+def test_same_product_passes_and_recolour_fails() -> None:
+    o, m = _scene()
+    rng = np.random.default_rng(0)
+    g = np.clip(o.astype(int) + rng.integers(-3, 4, o.shape), 0, 255).astype(np.uint8)
+    g[~m] = (90, 140, 200)
+    assert analyze_pair(o, m, g).passed
+    g2, _ = _scene(colour=(40, 40, 200))
+    g2[~m] = (90, 140, 200)
+    rep = analyze_pair(o, m, g2)
+    assert not rep.passed and rep.value < 0.5
+
+
+def test_colour_correction_is_bounded() -> None:
+    o, m = _scene()
+    brighter = np.clip(o.astype(np.float32) * 1.1, 0, 255).astype(np.uint8)
+    fixed = colour_correct(brighter, o, m, 1.25, 25)
+    assert np.abs(fixed[m] - o[m]).mean() < 3
+    recoloured, _ = _scene(colour=(40, 40, 200))
+    fixed = colour_correct(recoloured, o, m, 1.25, 25)
+    assert np.abs(fixed[m] - o[m]).mean() > 40
+
+
+def test_compare_counts_changed_pixels() -> None:
+    o, m = _scene()
+    g = o.copy()
+    g[70:90, 30:70] = (30, 200, 30)  # 40 % of the product repainted
+    c = compare_product(o, m, g, similarity(1, 0, 0), ConsistencySettings())
+    assert 0.3 < c.changed_share < 0.5
+    assert c.where.startswith("bottom")
+
+
+def test_assignment_is_one_to_one() -> None:
+    m1 = np.zeros((100, 200), bool)
+    m1[10:50, 10:50] = True
+    m2 = np.zeros((100, 200), bool)
+    m2[10:50, 120:160] = True
+    # both products propose the same region; product 2 also has its own
+    shared = Location(similarity(1, 0, 0), 0.9, "same_place")
+    own2 = Location(similarity(1, 0, 0), 0.8, "same_place")
+    p = assign([m1, m2], [[shared], [Location(similarity(1, -110, 0), 0.95, "search"), own2]],
+               similarity(1, 0, 0), 0.5)
+    # product 2's better-scoring search hit is the region product 1 owns: it gets its own
+    assert p[0].location is shared
+    assert p[1].location is own2
+
+
+def test_box_iou() -> None:
+    assert box_iou((0, 0, 2, 2), (1, 1, 3, 3)) == pytest.approx(1 / 7)
+    assert box_iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0
