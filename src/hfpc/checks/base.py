@@ -23,6 +23,7 @@ from hfpc.types import CheckResult, Sample
 
 REGISTRY: dict[str, str] = {
     "consistency": "hfpc.checks.consistency:ConsistencyCheck",
+    "reward": "hfpc.checks.reward:RewardCheck",
 }
 """Check name → ``module:Class``. Built-in checks register here like any other."""
 

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from hfpc.cli import data, demo, judging, profile, report
+from hfpc.cli import data, demo, judging, models, profile, report, train
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Judge AI-generated product advertising images.")
@@ -18,6 +18,8 @@ app.command("filter")(judging.filter_)
 app.command("report")(report.report)
 app.add_typer(profile.app, name="profile")
 app.add_typer(data.app, name="data")
+app.add_typer(train.app, name="train")
+app.add_typer(models.app, name="models")
 
 
 def main() -> None:

@@ -23,3 +23,32 @@ def demo_data(
     with progress_bar("rendering", n) as advance:
         manifest = generate_demo_set(out, n=n, seed=seed, size=size, progress=lambda i: advance(1))
     console.print(f"wrote {n} samples; manifest: [bold]{manifest}[/]")
+
+
+@app.command("download")
+def download(
+    manifest: Path = typer.Argument(..., help="manifest with image URLs (e.g. HFPC-44k test.json)"),
+    out: Path = typer.Option(..., "--out", help="folder for images/, manifest.jsonl, errors.jsonl"),
+    workers: int = typer.Option(16, "--workers", "-j", min=1, help="concurrent downloads"),
+    retries: int = typer.Option(3, "--retries", min=0),
+    max_mb: float = typer.Option(50.0, "--max-mb", help="largest accepted image in MB"),
+    timeout: float = typer.Option(30.0, "--timeout", help="seconds per request"),
+) -> None:
+    """Download a URL manifest's images (resumable) and write a local manifest pointing to them."""
+    from hfpc.cli._common import fail
+    from hfpc.data.download import download_manifest
+    from hfpc.data.manifests import read_manifest
+    from hfpc.errors import HfpcError
+
+    try:
+        samples = read_manifest(manifest)
+    except HfpcError as e:
+        fail(str(e))
+    n_urls = len({u for s in samples for u in (s.original, s.generated, s.mask) if u and "://" in u})
+    with progress_bar("downloading", n_urls) as advance:
+        summary = download_manifest(samples, out, workers=workers, retries=retries, timeout=timeout,
+                                    max_bytes=int(max_mb * 1e6), progress=advance)
+    console.print(f"{summary.urls} URLs: {summary.downloaded} downloaded, {summary.cached} already here, "
+                  f"{summary.failed} failed (see {summary.errors}) → [bold]{summary.manifest}[/]")
+    if summary.failed:
+        raise typer.Exit(2)

@@ -403,8 +403,19 @@ def _layout(rng: np.random.Generator, specs: list[ProductSpec], size: int) -> li
     return out
 
 
-def make_sample(rng: np.random.Generator, size: int, kind: str) -> SynthSample:
-    """Render one original (white JPEG + RGBA cut-out) and one generated image of ``kind``."""
+@dataclass
+class SynthOriginal:
+    """A rendered original: its products, where they stand, and the two original images."""
+
+    specs: list[ProductSpec]
+    places: list[Placement]
+    tiles: list[Tile]
+    original: np.ndarray
+    cutout: np.ndarray
+
+
+def make_original(rng: np.random.Generator, size: int) -> SynthOriginal:
+    """Render one original: one or two products on white, and its RGBA cut-out."""
     n_products = 2 if rng.uniform() < 0.15 else 1
     specs = [random_spec(rng, size) for _ in range(n_products)]
     if n_products == 2:
@@ -414,13 +425,23 @@ def make_sample(rng: np.random.Generator, size: int, kind: str) -> SynthSample:
                 s.height = int(s.height * 0.9)
     places = _layout(rng, specs, size)
     tiles = [render_product(s) for s in specs]
-
     white = np.ones((size, size, 3), np.float32)
     cut_a = np.zeros((size, size), np.float32)
     for t, pl in zip(tiles, places):
         cut_a = np.maximum(cut_a, _paste(white, t.rgb, t.alpha, pl))
     original = _u8(white)
     cutout = np.dstack([original, _u8(cut_a[..., None])[..., 0]])
+    return SynthOriginal(specs, places, tiles, original, cutout)
+
+
+def make_sample(rng: np.random.Generator, size: int, kind: str,
+                orig: SynthOriginal | None = None) -> SynthSample:
+    """Render one generated image of ``kind`` (and its original, unless one is given)."""
+    if orig is None:
+        orig = make_original(rng, size)
+    specs, places, tiles = orig.specs, orig.places, orig.tiles
+    original, cutout = orig.original, orig.cutout
+    n_products = len(specs)
 
     # the generated image
     target = int(rng.integers(n_products))
@@ -515,26 +536,38 @@ def kind_schedule(n: int, seed: int, kinds: dict[str, int] | None = None) -> lis
 
 
 def generate_demo_set(out: str | Path, n: int = 60, seed: int = 0, size: int = 512,
-                      kinds: dict[str, int] | None = None,
+                      kinds: dict[str, int] | None = None, per_original: int = 1,
                       progress: Callable[[int], None] | None = None) -> Path:
     """Write ``n`` labelled samples under ``out`` and return the path of ``manifest.jsonl``.
 
     Layout: ``originals/pNNNN.jpg`` (white background), ``originals/pNNNN.png`` (RGBA cut-out),
-    ``generated/pNNNN_1.{png,jpg,webp}``, ``manifest.jsonl``. Each generated image has its own
-    original (one product per sample keeps the per-kind statistics independent).
+    ``generated/pNNNN_K.{png,jpg,webp}``, ``manifest.jsonl``. With ``per_original`` = 1 each
+    generated image has its own original (independent per-kind statistics); larger values give
+    groups of generations per original, as reward-model training needs.
     """
     out = Path(out)
     (out / "originals").mkdir(parents=True, exist_ok=True)
     (out / "generated").mkdir(parents=True, exist_ok=True)
     samples = []
+    orig: SynthOriginal | None = None
     for i, kind in enumerate(kind_schedule(n, seed, kinds)):
-        rng = np.random.default_rng([seed, i])
-        s = make_sample(rng, size, kind)
-        name = f"p{i:04d}"
-        (out / "originals" / f"{name}.jpg").write_bytes(_encode(s.original, "JPEG", 95))
-        Image.fromarray(s.cutout, "RGBA").save(out / "originals" / f"{name}.png")
+        o_idx, k = divmod(i, per_original)
+        name = f"p{o_idx:04d}"
+        if per_original == 1:
+            rng = np.random.default_rng([seed, i])
+            orig = make_original(rng, size)
+        elif k == 0:
+            orig = make_original(np.random.default_rng([seed, o_idx, 1 << 20]), size)
+            rng = np.random.default_rng([seed, i])
+        else:
+            rng = np.random.default_rng([seed, i])
+        assert orig is not None
+        s = make_sample(rng, size, kind, orig)
+        if k == 0:
+            (out / "originals" / f"{name}.jpg").write_bytes(_encode(s.original, "JPEG", 95))
+            Image.fromarray(s.cutout, "RGBA").save(out / "originals" / f"{name}.png")
         fmt, ext = [("PNG", "png"), ("JPEG", "jpg"), ("WEBP", "webp")][int(rng.integers(3))]
-        gname = f"{name}_1.{ext}"
+        gname = f"{name}_{k + 1}.{ext}"
         (out / "generated" / gname).write_bytes(_encode(s.generated, fmt, int(rng.integers(82, 96))))
         label, failure = KINDS[kind]
         samples.append(Sample(

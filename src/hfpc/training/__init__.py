@@ -1,0 +1,1 @@
+"""Training of the reward model from reviewers' pass/fail labels (needs the ``models`` extra)."""
