@@ -122,9 +122,15 @@ def run_filter(samples: list[Sample], out: str | Path, profile: Profile | None =
         if progress:
             progress(len(rows))
 
+    from hfpc.checks.base import get_check_class
+
+    runs_models = not all(get_check_class(n).process_parallel for n in profile.enabled())
+    if runs_models:
+        chunk_size = max(chunk_size, 32)  # one process, batched inference
+    in_process = workers == 1 or len(todo) <= chunk_size or runs_models
+    judge = Judge(profile, art, base) if in_process else None  # fails early if a model is missing
     with out.open("a", encoding="utf-8") as f:
-        if workers == 1 or len(todo) <= chunk_size:
-            judge = Judge(profile, art, base)
+        if judge is not None:
             for chunk in _chunks(todo, chunk_size):
                 write(f, [v.to_row() for v in judge.judge_many(chunk)])
         else:

@@ -13,8 +13,8 @@ from hfpc.models.encoders import ImageEncoder
 from hfpc.models.irrm import RewardConfig, RewardModel
 from hfpc.training.balance import balance_groups
 from hfpc.training.groups import build_groups, split_by_original
-from hfpc.training.losses import class_loss, hfpc_loss, rank_loss
 from hfpc.training.loop import TrainConfig, train_reward
+from hfpc.training.losses import class_loss, hfpc_loss, rank_loss
 
 
 def test_losses_match_hand_computed_values() -> None:

@@ -59,6 +59,8 @@ class Check(ABC):
     failure: ClassVar[str] = "failed_check"
     description: ClassVar[str] = ""
     default_enabled: ClassVar[bool] = True
+    process_parallel: ClassVar[bool] = True
+    """False for checks that run a model: they use all cores themselves and batch in one process."""
 
     def __init__(self, settings: BaseModel) -> None:
         self.settings = settings

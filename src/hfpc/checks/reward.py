@@ -71,6 +71,7 @@ class RewardCheck(Check):
     failure = "background_unsuitable"
     description = "learned reviewer acceptance of the background (image-referenced reward model)"
     default_enabled = False
+    process_parallel = False
 
     settings: RewardSettings
 

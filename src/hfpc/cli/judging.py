@@ -37,7 +37,10 @@ def judge(
     from hfpc.types import Sample
 
     with tempfile.TemporaryDirectory() as tmp:
-        j = Judge(_load_profile(profile), artifacts_dir=tmp if heatmap else None)
+        try:
+            j = Judge(_load_profile(profile), artifacts_dir=tmp if heatmap else None)
+        except HfpcError as e:
+            fail(str(e))
         v = j.judge(Sample(id=generated.stem, original=str(original), generated=str(generated),
                            mask=str(mask) if mask else None))
         if heatmap and not v.error:
@@ -87,9 +90,12 @@ def filter_(
     except HfpcError as e:
         fail(str(e))
     art = out.with_name(out.stem + "_artifacts") if heatmaps else None
-    with progress_bar("judging", len(samples)) as advance:
-        summary = run_filter(samples, out, p, workers=workers or None, overwrite=overwrite,
-                             artifacts_dir=art, progress=advance)
+    try:
+        with progress_bar("judging", len(samples)) as advance:
+            summary = run_filter(samples, out, p, workers=workers or None, overwrite=overwrite,
+                                 artifacts_dir=art, progress=advance)
+    except HfpcError as e:
+        fail(str(e))
     if summary.skipped:
         advance(summary.skipped)
     console.print(f"{summary.total} samples: {summary.skipped} already judged, {summary.judged} judged now "

@@ -51,7 +51,8 @@ def _existing(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def fetch(client: httpx.Client, url: str, folder: Path, max_bytes: int, retries: int, backoff: float) -> tuple[Path, bool]:
+def fetch(client: httpx.Client, url: str, folder: Path, max_bytes: int, retries: int,
+          backoff: float) -> tuple[Path, bool]:
     """Download one URL into ``folder``; returns (path, was_cached). Raises RuntimeError on failure."""
     stem = url_filename(url)
     done = _existing(folder, stem)

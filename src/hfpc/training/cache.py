@@ -28,7 +28,8 @@ class EmbeddingCache:
 
     def _key(self, path: str) -> str:
         st = os.stat(path)
-        return hashlib.sha1(f"{self.encoder.name}|{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+        ident = f"{self.encoder.name}|{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
+        return hashlib.sha1(ident.encode()).hexdigest()
 
     def _file(self, key: str) -> Path | None:
         return self.dir / key[:2] / f"{key}.safetensors" if self.dir else None
