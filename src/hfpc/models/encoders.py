@@ -115,7 +115,7 @@ RANDOM_ENCODERS: dict[str, dict[str, int]] = {
     "random-vit-tiny": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
                         "num_attention_heads": 4, "image_size": 64, "patch_size": 8},
     "random-vit-small": {"hidden_size": 192, "intermediate_size": 768, "num_hidden_layers": 4,
-                         "num_attention_heads": 3, "image_size": 96, "patch_size": 16},
+                         "num_attention_heads": 3, "image_size": 96, "patch_size": 8},
     "random-blip-base-384": {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
                              "num_attention_heads": 12, "image_size": 384, "patch_size": 16},
 }

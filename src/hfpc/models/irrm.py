@@ -1,7 +1,7 @@
 """The image-referenced reward model (HFPC Module 1).
 
-Tokens of the generated image attend to tokens of the original (cross-attention), are fused with
-a residual and a norm, pooled by a learned attention pooling (whose weights are the heatmap of
+Tokens of the generated image attend to tokens of the original (cross-attention); each generated
+token, what it attended to and their difference are fused, pooled by a learned attention pooling (whose weights are the heatmap of
 what the model looked at), and an MLP gives one reward r; σ(r) is the probability that a
 reviewer passes the image. ``fusion`` reproduces the paper's ablations: ``"concat"`` joins pooled
 vectors instead of attending, ``"none"`` ignores the original (an ImageReward-style baseline).
@@ -51,6 +51,8 @@ class RewardHead(nn.Module):
         self.fusion = cfg.fusion
         self.cross = nn.MultiheadAttention(d, heads, dropout=cfg.dropout, batch_first=True) \
             if cfg.fusion == "attention" else None
+        # each generated token, what it attended to in the original, and their difference
+        self.fuse = nn.Sequential(nn.Linear(3 * d, d), nn.GELU()) if cfg.fusion == "attention" else None
         self.norm = nn.LayerNorm(d)
         self.pool = nn.Linear(d, 1)
         n_in = 2 * d if cfg.fusion in ("attention", "concat") else d
@@ -71,10 +73,9 @@ class RewardHead(nn.Module):
         orig = self.norm(orig)
         if self.fusion == "attention":
             attended, _ = self.cross(gen, orig, orig, need_weights=False)
-            fused = self.norm(gen + attended)
+            fused = self.fuse(torch.cat([gen, attended, gen - attended], -1))
             pooled, w = self._attn_pool(fused)
-            ref = orig.mean(1)
-            return self.mlp(torch.cat([pooled, pooled - ref], -1)).squeeze(-1), w
+            return self.mlp(torch.cat([pooled, gen.mean(1)], -1)).squeeze(-1), w
         pooled, w = self._attn_pool(gen)
         opooled, _ = self._attn_pool(orig)
         return self.mlp(torch.cat([pooled, opooled], -1)).squeeze(-1), w
