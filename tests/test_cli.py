@@ -52,7 +52,7 @@ def test_clear_errors(tmp_path: Path, demo_samples: list[Sample]) -> None:
     bad = tmp_path / "p.toml"
     bad.write_text("[checks.consistency]\nthreshold = 'high'\n")
     r = runner.invoke(app, ["profile", "show", str(bad)])
-    assert r.exit_code == 2 and "threshold" in r.output
+    assert r.exit_code == 2 and "[checks.consistency]: threshold" in r.output
 
 
 def test_profile_show_and_write(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from hfpc.cli import data, demo, judging, models, profile, report, train
+from hfpc.cli import data, demo, evaluate, judging, models, profile, report, train
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Judge AI-generated product advertising images.")
@@ -16,6 +16,8 @@ app.command("demo-data")(data.demo_data)
 app.command("judge")(judging.judge)
 app.command("filter")(judging.filter_)
 app.command("report")(report.report)
+app.command("evaluate")(evaluate.evaluate)
+app.command("calibrate")(evaluate.calibrate)
 app.add_typer(profile.app, name="profile")
 app.add_typer(data.app, name="data")
 app.add_typer(train.app, name="train")

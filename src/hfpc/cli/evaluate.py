@@ -1,0 +1,76 @@
+"""``hfpc evaluate`` and ``hfpc calibrate``: agreement with reviewers, and thresholds for a target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from hfpc.cli._common import console, fail
+from hfpc.errors import HfpcError
+
+
+def evaluate(
+    results: Path = typer.Argument(..., help="results JSONL from `hfpc filter`"),
+    labels: Path = typer.Option(..., "--labels", help="labelled manifest (ids must match the results)"),
+    out: Path = typer.Option(Path("evaluation"), "-o", "--out", help="folder for metrics.json, figures, index.html"),
+    checks: str | None = typer.Option(None, "--checks", help="comma-separated checks to score (default: all)"),
+    bootstrap: int = typer.Option(500, "--bootstrap", min=0, help="bootstrap resamples for the 95 % CIs"),
+) -> None:
+    """Print and write PLCC, SRCC, Pb, Rb, Rg, accuracy, ROC/PR-AUC (with CIs), curves and galleries."""
+    from hfpc.evaluation.report import evaluate as run
+
+    if not results.is_file():
+        fail(f"{results}: results file not found")
+    try:
+        res = run(results, labels, out, checks.split(",") if checks else None, n_boot=bootstrap)
+    except (HfpcError, ValueError) as e:
+        fail(str(e))
+    t = Table(title=f"{res['n']} labelled samples ({res['n_pass']} pass / {res['n_fail']} fail), "
+                    f"checks: {', '.join(res['checks'])}", title_justify="left")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_column("95 % CI", justify="right")
+    for name, v in res["metrics"].items():
+        ci = res["ci95"].get(name)
+        t.add_row(name, "n/a" if v != v else f"{v:.3f}", f"{ci[0]:.3f} – {ci[1]:.3f}" if ci else "")
+    console.print(t)
+    console.print(f"written: [bold]{out / 'index.html'}[/], {out / 'metrics.json'}, ROC/PR curves")
+
+
+def calibrate(
+    results: Path = typer.Argument(..., help="results JSONL from `hfpc filter`"),
+    labels: Path = typer.Option(..., "--labels", help="labelled manifest"),
+    target_pb: float | None = typer.Option(None, "--target-pb", help="wanted precision of filtering (Pb)"),
+    target_rg: float | None = typer.Option(None, "--target-rg", help="wanted share of good images kept (Rg)"),
+    profile: str | None = typer.Option(None, "--profile", "-p", help="profile the results were made with"),
+    out: Path = typer.Option(Path("calibrated.toml"), "-o", "--out", help="calibrated profile to write"),
+    calib_fraction: float = typer.Option(0.5, "--calib-fraction", min=0.05, max=0.95),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Choose thresholds jointly on a calibration split; report them on held-out originals."""
+    from hfpc.evaluation.calibrate import calibrate as run
+
+    try:
+        c = run(results, labels, target_pb, target_rg, profile, calib_fraction, seed)
+    except (HfpcError, ValueError) as e:
+        fail(str(e))
+    for n, t in c.thresholds.items():
+        console.print(f"{n}: threshold {c.previous[n]:.4f} → [bold]{t:.4f}[/]")
+    tab = Table(title=f"operating point (target {c.target}); calibration n={c.n_calibration}, "
+                      f"held-out n={c.n_held_out}", title_justify="left")
+    for col in ("metric", "calibration", "held-out", "held-out 95 % CI", "held-out before"):
+        tab.add_column(col, justify="right")
+    for m in ("Pb", "Rb", "Rg", "accuracy"):
+        ci = c.ci95.get(m)
+        tab.add_row(m, f"{c.calibration[m]:.3f}", f"{c.held_out[m]:.3f}",
+                    f"{ci[0]:.3f} – {ci[1]:.3f}" if ci else "", f"{c.held_out_before[m]:.3f}")
+    console.print(tab)
+    for note in c.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    if c.profile is not None:
+        c.profile.save(out)
+        console.print(f"calibrated profile: [bold]{out}[/] (use: hfpc filter MANIFEST -o R --profile {out})")
+    if not c.met_target:
+        raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""Agreement with human reviewers: metrics, curves, threshold calibration, baselines."""

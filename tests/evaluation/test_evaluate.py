@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hfpc import Profile, read_results, run_filter
+from hfpc.cli import app
+from hfpc.evaluation.calibrate import calibrate
+from hfpc.evaluation.report import evaluate
+from hfpc.evaluation.scores import judge_score
+from hfpc.types import Sample
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def judged(demo_set: Path, demo_samples: list[Sample], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("eval") / "results.jsonl"
+    run_filter(demo_samples, out, workers=2)
+    return out
+
+
+def test_judge_score_orders_like_the_decision() -> None:
+    row = {"id": "a", "checks": {"a": {"value": 0.9, "passed": True}, "b": {"value": 0.7, "passed": True}}}
+    assert judge_score(row) == 0.7
+    row["checks"]["b"]["passed"] = False
+    assert judge_score(row) == pytest.approx(-0.3)
+    assert judge_score(row, ["a"]) == 0.9
+
+
+def test_evaluate_writes_metrics_figures_and_page(judged: Path, demo_set: Path, tmp_path: Path) -> None:
+    res = evaluate(judged, demo_set, tmp_path / "ev", n_boot=50)
+    m = res["metrics"]
+    assert res["n"] == 26 and 0 < m["Pb"] <= 1 and 0 < m["Rg"] <= 1
+    lo, hi = res["ci95"]["Rb"]
+    assert lo <= m["Rb"] <= hi
+    saved = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert saved["metrics"]["Pb"] == pytest.approx(m["Pb"], abs=1e-5)
+    for f in ("roc_pass.png", "pr_fail.png", "histogram.png", "index.html"):
+        assert (tmp_path / "ev" / f).stat().st_size > 1000
+    html = (tmp_path / "ev" / "index.html").read_text()
+    assert "Worst false passes" in html and "roc_pass.png" in html
+    assert "product_inconsistent" in res["per_category"]
+
+
+def test_calibrated_profile_changes_filter_decisions_as_reported(judged: Path, demo_set: Path,
+                                                                 demo_samples: list[Sample], tmp_path: Path) -> None:
+    c = calibrate(judged, demo_set, target_rg=0.5, calib_fraction=0.5, n_boot=20, seed=1)
+    assert c.profile is not None and set(c.thresholds) == {"consistency"}
+    path = c.profile.save(tmp_path / "cal.toml")
+    refiltered = tmp_path / "r2.jsonl"
+    run_filter(demo_samples, refiltered, Profile.from_toml(path), workers=2)
+    before = {r["id"]: r["passed"] for r in read_results(judged)}
+    after = {r["id"]: r["passed"] for r in read_results(refiltered)}
+    t = c.thresholds["consistency"]
+    for r in read_results(judged):
+        cc = r["checks"]["consistency"]
+        other = not cc["passed"] and cc["value"] >= cc["threshold"]
+        assert after[r["id"]] == (cc["value"] >= t and not other), r["id"]
+    if t != c.previous["consistency"]:
+        assert before != after or all(v == after[k] for k, v in before.items())
+
+
+def test_cli_evaluate_and_calibrate(judged: Path, demo_set: Path, tmp_path: Path) -> None:
+    r = runner.invoke(app, ["evaluate", str(judged), "--labels", str(demo_set), "-o", str(tmp_path / "e"),
+                            "--bootstrap", "20"])
+    assert r.exit_code == 0, r.output
+    assert "Pb" in r.output and "ROC-AUC pass" in r.output
+    r = runner.invoke(app, ["calibrate", str(judged), "--labels", str(demo_set), "--target-pb", "0.5",
+                            "-o", str(tmp_path / "c.toml")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "c.toml").is_file() and "held-out" in r.output
+    r = runner.invoke(app, ["calibrate", str(judged), "--labels", str(demo_set)])
+    assert r.exit_code == 2 and "exactly one target" in r.output
