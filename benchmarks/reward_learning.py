@@ -2,8 +2,9 @@
 
 A small BLIP-style encoder (``random-vit-small``) keeps its random initialisation (no downloads);
 the reward head learns on its tokens (``--finetune-blocks -1`` trains the encoder too — from a
-random start on this little data that did not help); the script prints validation ROC-AUC for pass/fail with the attention fusion, the
-concatenation fusion and no original (the paper's Table 2 ablations). Synthetic labels, tiny
+random start on this little data that did not help). Prints validation ROC-AUC for pass/fail
+with the attention fusion, the concatenation fusion and no original (the paper's Table 2
+ablations). Synthetic labels, tiny
 model: this shows the loop learns, it is not a claim about real data.
 
     python benchmarks/reward_learning.py --train-n 2400 --val-n 480 --epochs 15

@@ -4,7 +4,8 @@ Tokens of the generated image attend to tokens of the original (cross-attention)
 token, what it attended to and their difference are fused, pooled by a learned attention pooling
 (whose weights are the heatmap of what the model looked at), and an MLP gives one reward r;
 σ(r) is the probability that a reviewer passes the image. ``fusion`` reproduces the paper's
-ablations: ``"concat"`` joins pooled vectors instead of attending, ``"none"`` ignores the original (an ImageReward-style baseline).
+ablations: ``"concat"`` joins pooled vectors instead of attending, ``"none"`` ignores the
+original (an ImageReward-style baseline).
 
 A checkpoint is a directory: ``config.json`` (this model's config, including its encoder, score
 threshold and direction), ``model.safetensors`` (the head) and, when the encoder is not a plain
