@@ -31,6 +31,7 @@ class Judge:
         self.checks: list[Check] = [
             get_check_class(name)(self.profile.settings(name)) for name in self.profile.enabled()
         ]
+        self._baselines = {c.name for c in self.checks if c.baseline}
         self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else None
         self.artifacts_base = Path(artifacts_base) if artifacts_base else self.artifacts_dir
         self._cache: OrderedDict[tuple[str, str | None], tuple[LoadedImage, Any, dict]] = OrderedDict()
@@ -110,7 +111,7 @@ class Judge:
                 verdicts[i] = self._error(s, failed[i])
                 continue
             checks = results[i]
-            bad = [c for c in checks.values() if not c.passed]
+            bad = [c for c in checks.values() if not c.passed and c.check not in self._baselines]
             verdicts[i] = Verdict(s.id, s.original, s.generated, passed=not bad,
                                   failure=(bad[0].failure or "failed_check") if bad else None,
                                   checks=checks, profile=self.profile.name, label=s.label)

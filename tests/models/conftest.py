@@ -36,15 +36,10 @@ def tiny_blip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel
+    """A tiny CLIP (vision + text) with a character-level tokenizer and its processor."""
+    from hfpc.models.encoders import save_random_clip
 
-    torch.manual_seed(1)
-    d = tmp_path_factory.mktemp("tiny-clip")
-    cfg = CLIPConfig(vision_config=VISION, text_config={**TEXT, "max_position_embeddings": 16},
-                     projection_dim=16)
-    CLIPModel(cfg).save_pretrained(d)
-    CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(d)
-    return d
+    return save_random_clip(tmp_path_factory.mktemp("tiny-clip"), seed=1, width=32, image_size=32)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,8 @@ from hfpc.types import CheckResult, Sample
 REGISTRY: dict[str, str] = {
     "consistency": "hfpc.checks.consistency:ConsistencyCheck",
     "reward": "hfpc.checks.reward:RewardCheck",
+    "clip_score": "hfpc.evaluation.baselines:ClipScoreCheck",
+    "clip_iqa": "hfpc.evaluation.baselines:ClipIqaCheck",
 }
 """Check name → ``module:Class``. Built-in checks register here like any other."""
 
@@ -61,6 +63,8 @@ class Check(ABC):
     default_enabled: ClassVar[bool] = True
     process_parallel: ClassVar[bool] = True
     """False for checks that run a model: they use all cores themselves and batch in one process."""
+    baseline: ClassVar[bool] = False
+    """True for comparison scorers: recorded in the row, never part of the pass/fail decision."""
 
     def __init__(self, settings: BaseModel) -> None:
         self.settings = settings

@@ -17,12 +17,30 @@ def evaluate(
     out: Path = typer.Option(Path("evaluation"), "-o", "--out", help="folder for metrics.json, figures, index.html"),
     checks: str | None = typer.Option(None, "--checks", help="comma-separated checks to score (default: all)"),
     bootstrap: int = typer.Option(500, "--bootstrap", min=0, help="bootstrap resamples for the 95 % CIs"),
+    compare: bool = typer.Option(False, "--compare", help="one Table-1 row per scorer (each check, baselines, "
+                                 "the full judge) and one figure with all curves"),
 ) -> None:
     """Print and write PLCC, SRCC, Pb, Rb, Rg, accuracy, ROC/PR-AUC (with CIs), curves and galleries."""
+    from hfpc.evaluation.report import compare as run_compare
     from hfpc.evaluation.report import evaluate as run
 
     if not results.is_file():
         fail(f"{results}: results file not found")
+    if compare:
+        try:
+            res = run_compare(results, labels, out, n_boot=bootstrap)
+        except (HfpcError, ValueError) as e:
+            fail(str(e))
+        t = Table(title="agreement with reviewers per scorer (HFPC Table 1)", title_justify="left")
+        for col in ("scorer", "PLCC", "SRCC", "Pb", "Rb", "Rg", "ROC-AUC pass"):
+            t.add_column(col, justify="left" if col == "scorer" else "right")
+        for name, v in res["scorers"].items():
+            m = v["metrics"]
+            t.add_row(name, *("n/a" if m[k] != m[k] else f"{m[k]:.3f}"
+                              for k in ("PLCC", "SRCC", "Pb", "Rb", "Rg", "ROC-AUC pass")))
+        console.print(t)
+        console.print(f"written: [bold]{out / 'compare.json'}[/], ROC/PR curves of every scorer in {out}")
+        return
     try:
         res = run(results, labels, out, checks.split(",") if checks else None, n_boot=bootstrap)
     except (HfpcError, ValueError) as e:

@@ -125,6 +125,35 @@ def evaluate(results: str | Path, labels: str | Path, out: str | Path, checks: l
     return res
 
 
+def compare(results: str | Path, labels: str | Path, out: str | Path, n_boot: int = 200) -> dict[str, Any]:
+    """Score the same results with every scorer: each check alone and the full judge (Table 1).
+
+    Writes ``compare.json`` and ROC/PR figures with one curve per scorer.
+    """
+    from hfpc.checks.base import get_check_class
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, _ = join_labels(results, labels)
+    names = sorted(set.intersection(*(set(r["checks"]) for r in rows)))
+    deciding = [n for n in names if not get_check_class(n).baseline]
+    scorers: dict[str, list[str]] = {f"{n} alone" if n in deciding else n: [n] for n in names}
+    if len(deciding) > 1 or not scorers:
+        scorers["hfpc judge"] = deciding
+    elif deciding:
+        scorers[f"hfpc judge ({deciding[0]})"] = scorers.pop(f"{deciding[0]} alone")
+    table: dict[str, Any] = {}
+    named = {}
+    for name, checks in scorers.items():
+        a = arrays(rows, checks)
+        named[name] = a
+        table[name] = scorer_metrics(a, n_boot)
+    figures = plot_curves(named, out)
+    res = {"scorers": {k: {"checks": scorers[k], **v} for k, v in table.items()}, "figures": figures}
+    (out / "compare.json").write_text(json.dumps(_clean(res), indent=2))
+    return res
+
+
 def _clean(x: Any) -> Any:
     if isinstance(x, dict):
         return {str(k): _clean(v) for k, v in x.items()}

@@ -150,3 +150,41 @@ def build_encoder(name: str, dtype: torch.dtype | None = None, seed: int = 0) ->
         enc = random_encoder(name, seed)
         return enc.to(dtype) if dtype is not None else enc
     return ImageEncoder.from_pretrained(name, dtype=dtype)
+
+
+def save_random_clip(path: str | Path, seed: int = 0, width: int = 64, image_size: int = 64) -> Path:
+    """Save a small randomly initialised CLIP (vision + text, character-level tokenizer) to ``path``.
+
+    For demos, tests and benchmarks of the CLIP baselines without downloads; its scores mean
+    nothing about image quality.
+    """
+    import json
+    import string
+
+    from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    try:
+        from transformers import CLIPImageProcessorPil as CLIPImageProcessor
+    except ImportError:  # pragma: no cover - older transformers
+        from transformers import CLIPImageProcessor
+
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in string.ascii_lowercase + string.digits + ".,!?'- ":
+        vocab.setdefault(c, len(vocab))
+        vocab.setdefault(c + "</w>", len(vocab))
+    (p / "vocab.json").write_text(json.dumps(vocab))
+    (p / "merges.txt").write_text("#version: 0.2\n")
+    tok = CLIPTokenizer(str(p / "vocab.json"), str(p / "merges.txt"))
+    torch.manual_seed(seed)
+    layers = {"hidden_size": width, "intermediate_size": 2 * width, "num_hidden_layers": 2, "num_attention_heads": 2}
+    cfg = CLIPConfig(vision_config={**layers, "image_size": image_size, "patch_size": 8},
+                     text_config={**layers, "vocab_size": len(vocab), "max_position_embeddings": 32,
+                                  "eos_token_id": 1, "bos_token_id": 0, "pad_token_id": 1},
+                     projection_dim=width // 2)
+    CLIPModel(cfg).save_pretrained(p)
+    image_proc = CLIPImageProcessor(size={"shortest_edge": image_size},
+                                    crop_size={"height": image_size, "width": image_size})
+    CLIPProcessor(image_processor=image_proc, tokenizer=tok).save_pretrained(p)
+    return p
