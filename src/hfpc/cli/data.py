@@ -16,12 +16,15 @@ def demo_data(
     n: int = typer.Option(60, "--n", min=1, help="number of generated samples"),
     seed: int = typer.Option(0, "--seed", help="random seed (same seed, same data)"),
     size: int = typer.Option(512, "--size", min=64, help="image side in pixels"),
+    per_original: int = typer.Option(1, "--per-original", min=1,
+                                     help="generations per original (reward training needs groups, e.g. 6)"),
 ) -> None:
     """Render a labelled synthetic demo/benchmark set (products composited into scenes)."""
     from hfpc.data.synth import generate_demo_set
 
     with progress_bar("rendering", n) as advance:
-        manifest = generate_demo_set(out, n=n, seed=seed, size=size, progress=lambda i: advance(1))
+        manifest = generate_demo_set(out, n=n, seed=seed, size=size, per_original=per_original,
+                                     progress=lambda i: advance(1))
     console.print(f"wrote {n} samples; manifest: [bold]{manifest}[/]")
 
 

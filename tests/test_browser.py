@@ -1,0 +1,61 @@
+"""The HTML pages in a real browser: Debian's chromium, headless, driven by Playwright."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hfpc import read_results, run_filter
+from hfpc.evaluation.report import evaluate
+from hfpc.report import write_report
+from hfpc.types import Sample
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed (apt install chromium)")
+sync_api = pytest.importorskip("playwright.sync_api")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def page():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        pg = browser.new_page()
+        yield pg
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def results(demo_samples: list[Sample], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("browser") / "results.jsonl"
+    run_filter(demo_samples, out, workers=2, artifacts_dir=out.parent / "art")
+    return out
+
+
+def test_report_filters_and_images(page, results: Path) -> None:
+    html = write_report(results, results.parent / "report.html")
+    page.goto(html.as_uri())
+    cards = page.locator(".card")
+    rows = read_results(results)
+    assert cards.count() == len(rows)
+    broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).length")
+    assert broken == 0 and page.locator("img").count() >= 3 * len(rows) - 2
+    page.click("button[data-filter=fail]")
+    visible = page.locator(".card:visible").count()
+    assert visible == sum(1 for r in rows if r["passed"] is False) > 0
+    page.click("button[data-filter=check-consistency]")
+    assert page.locator(".card:visible").count() == visible
+    page.click("button[data-filter=pass]")
+    assert page.locator(".card.fail:visible").count() == 0
+
+
+def test_evaluation_page_shows_curves_and_galleries(page, results: Path, demo_set: Path) -> None:
+    evaluate(results, demo_set, results.parent / "ev", n_boot=20)
+    page.goto((results.parent / "ev" / "index.html").as_uri())
+    assert "Agreement with reviewers" in page.content()
+    loaded = page.evaluate("[...document.images].filter(i => i.complete && i.naturalWidth > 300).length")
+    assert loaded >= 5  # four ROC/PR curves and the histogram
+    assert page.locator("#metrics tr").count() >= 10
+    page.screenshot(path=str(results.parent / "ev" / "screenshot.png"), full_page=True)
