@@ -99,6 +99,9 @@ class ImageEncoder(nn.Module):
 
     def save_pretrained(self, path: str | Path) -> None:
         """Save the tower and its processor so ``from_pretrained(path)`` restores them exactly."""
+        from hfpc.models.loading import quiet_transformers
+
+        quiet_transformers()
         self.tower.save_pretrained(path)
         self.processor.save_pretrained(path)
 

@@ -39,6 +39,16 @@ _OWNERS: dict[str, tuple[str, str | None]] = {
 }
 
 
+def quiet_transformers() -> None:
+    """Silence transformers' per-load progress bars; hfpc reports progress itself."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
 def offline() -> bool:
     """True when ``HF_HUB_OFFLINE`` asks for no network access."""
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
@@ -92,6 +102,7 @@ def load_vision_tower(name: str, dtype: Any = None) -> tuple[Any, Any, dict[str,
     import transformers
     from transformers import AutoConfig, AutoImageProcessor
 
+    quiet_transformers()
     path = resolve(name, "image encoder")
     config = AutoConfig.from_pretrained(path)
     owner = _OWNERS.get(config.model_type)
