@@ -52,15 +52,15 @@ def write_report(results: str | Path, out: str | Path, limit: int | None = None,
     cards: list[dict[str, Any]] = []
     for r in shown:
         failing = [n for n, c in (r.get("checks") or {}).items() if not c.get("passed")]
-        heat = next((c.get("artifacts", {}).get("heatmap") for c in (r.get("checks") or {}).values()
-                     if c.get("artifacts", {}).get("heatmap")), None)
+        heats = [(name, c["artifacts"]["heatmap"]) for name, c in (r.get("checks") or {}).items()
+                 if (c.get("artifacts") or {}).get("heatmap")]
         cards.append({
             "row": r,
             "status": "error" if r.get("error") else ("pass" if r.get("passed") else "fail"),
             "failing": failing,
             "original": thumbnail(_resolve(r["original"], base), thumb),
             "generated": thumbnail(_resolve(r["generated"], base), thumb),
-            "heatmap": thumbnail(_resolve(heat, base), thumb) if heat else None,
+            "heatmaps": [(name, thumbnail(_resolve(h, base), thumb)) for name, h in heats],
         })
     counts = Counter(c["status"] for c in (
         {"status": "error" if r.get("error") else ("pass" if r.get("passed") else "fail")} for r in rows))
