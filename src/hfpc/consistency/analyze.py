@@ -10,7 +10,7 @@ import numpy as np
 
 from hfpc.consistency.compare import Comparison, compare_product, growth_share
 from hfpc.consistency.config import ConsistencySettings
-from hfpc.consistency.locate import Location, locate_product, similarity
+from hfpc.consistency.locate import Location, locate_product, score_at, similarity
 from hfpc.consistency.match import assign
 from hfpc.consistency.segment_classic import segment_original
 
@@ -88,7 +88,7 @@ class ConsistencyReport:
         n = len(self.products)
         if self.passed:
             worst = min(self.products, key=lambda p: p.preserved)
-            moved = any(p.location and p.location.method == "search" for p in self.products)
+            moved = any(p.location and p.location.method != "same_place" for p in self.products)
             where = "moved/rescaled but " if moved else ""
             return (f"{'the product is' if n == 1 else f'all {n} products are'} {where}unchanged "
                     f"({100 * worst.preserved:.0f} % of pixels preserved)")
@@ -136,6 +136,7 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
     if not masks:
         return ConsistencyReport([], source, g)
     cands = [locate_product(o, m, g, settings) for m in masks]
+    _share_layout(o, masks, g, cands, settings)
     same = similarity(g.shape[1] / o.shape[1], 0.0, 0.0)
     pairings = assign(masks, cands, same, settings.locate_min_score)
     total = o.shape[0] * o.shape[1]
@@ -153,7 +154,8 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
                 f"was not found in the generated image (best correlation {best:.2f} < "
                 f"{settings.locate_min_score:.2f}): missing or replaced"]))
             continue
-        comp = compare_product(o, mask, g, p.location.matrix, settings)
+        comp = compare_product(o, mask, g, p.location.matrix, settings,
+                               tolerance=1 if p.location.method != "same_place" else 0)
         others = np.zeros(g.shape[:2], bool)
         for other in located_all:
             if other is not None and other is not located:
@@ -163,6 +165,24 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
         reports.append(ProductReport(p.product, area, True, not reasons, reasons, p.location, comp,
                                      located, grown))
     return ConsistencyReport(reports, source, g)
+
+
+def _share_layout(o: np.ndarray, masks: list[np.ndarray], g: np.ndarray, cands: list[list[Location]],
+                  settings: ConsistencySettings) -> None:
+    """Offer each product the moves found for the others: a new layout usually moves them together."""
+    if len(masks) < 2:
+        return
+    moves = [c[0] for c in cands if c and c[0].method != "same_place" and c[0].score >= settings.identity_accept]
+    for mask, c in zip(masks, cands):
+        best = c[0].score if c else -1.0
+        for mv in moves:
+            if any(np.abs(mv.matrix - x.matrix).max() < 1e-6 for x in c):
+                continue
+            score = score_at(o, mask, g, mv.matrix)
+            if score > best:
+                c.insert(0, Location(mv.matrix.copy(), score, "layout"))
+                best = score
+        c.sort(key=lambda x: -x.score)
 
 
 def _reasons(c: Comparison, s: ConsistencySettings) -> list[str]:

@@ -77,7 +77,7 @@ def _local_change(changed: np.ndarray, m: np.ndarray, size: float, window: float
 
     A relabelled print changes few pixels overall but most pixels of one small area.
     """
-    win = max(5, int(window * size) | 1)
+    win = max(9, int(window * size) | 1)
     mf = m.astype(np.float32)
     num = cv2.boxFilter(changed.astype(np.float32), -1, (win, win), normalize=False)
     den = cv2.boxFilter(mf, -1, (win, win), normalize=False)
@@ -97,11 +97,13 @@ def _where(changed: np.ndarray) -> str:
 
 
 def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix: np.ndarray,
-                    settings: ConsistencySettings) -> Comparison:
+                    settings: ConsistencySettings, tolerance: int = 0) -> Comparison:
     """Measures of one product against the generated image seen through ``matrix``.
 
     A product shrunk in the generated image is compared at the generated image's scale, so
-    resampling blur of fine print is not mistaken for a change.
+    resampling blur of fine print is not mistaken for a change. ``tolerance`` > 0 takes each
+    pixel's colour difference as the smallest over shifts of up to that many pixels, for
+    products whose position was found by search (sub-pixel misregistration on sharp print).
     """
     s = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     if s < 0.95:
@@ -128,13 +130,18 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
         return Comparison(1.0, 1.0, 100.0, 255.0, 255.0, 0.0, 0.0, box=box, matrix=matrix)
     mad_raw = float(np.abs(o.astype(np.float32) - g.astype(np.float32))[m].mean())
     gc = colour_correct(g, o, m, settings.max_colour_gain, settings.max_colour_offset)
-    ob = cv2.GaussianBlur(o.astype(np.float32), (0, 0), 1.0)
-    gb = cv2.GaussianBlur(gc, (0, 0), 1.0)
+    ob = cv2.GaussianBlur(o.astype(np.float32), (0, 0), settings.blur_sigma)
+    gb = cv2.GaussianBlur(gc, (0, 0), settings.blur_sigma)
     mad = float(np.abs(ob - gb)[m].mean())
     de = np.zeros(m.shape, np.float32)
     lab_o = rgb2lab(ob[m][None] / 255.0)[0]
-    lab_g = rgb2lab(gb[m][None] / 255.0)[0]
-    de[m] = deltaE_ciede2000(lab_o, lab_g)
+    best = None
+    for dy in range(-tolerance, tolerance + 1):
+        for dx in range(-tolerance, tolerance + 1):
+            shifted = gb if dx == dy == 0 else np.roll(gb, (dy, dx), axis=(0, 1))
+            d = deltaE_ciede2000(lab_o, rgb2lab(shifted[m][None] / 255.0)[0])
+            best = d if best is None else np.minimum(best, d)
+    de[m] = best
     changed = (de > settings.delta_e).astype(np.uint8)
     changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     changed = (cv2.morphologyEx(changed, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)) > 0) & m

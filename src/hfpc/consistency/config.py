@@ -18,9 +18,11 @@ class ConsistencySettings(BaseModel):
         "minimum share of each product's pixels that must be unchanged (the check's value)"))
     delta_e: float = Field(12.0, gt=0, description=(
         "CIEDE2000 colour difference above which a product pixel counts as changed"))
-    max_local_change: float = Field(0.32, ge=0, le=1, description=(
+    max_local_change: float = Field(0.45, ge=0, le=1, description=(
         "maximum share of changed pixels in any window a quarter of a product's size "
         "(catches relabelled print)"))
+    blur_sigma: float = Field(1.0, gt=0, description=(
+        "Gaussian blur (pixels) of both images before colour differences: absorbs JPEG and resampling"))
     local_window: float = Field(0.12, gt=0, le=1, description=(
         "side of the local-change window as a share of the product's size (√area)"))
     min_ssim: float = Field(0.6, ge=-1, le=1, description="minimum mean SSIM inside a product")

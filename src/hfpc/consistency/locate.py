@@ -177,7 +177,9 @@ def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
         cands.append(Location(ident, score_at(orig, mask, gen, ident), "same_place"))
         if cands[0].score >= settings.identity_accept:
             return cands
-    for loc in template_search(orig, mask, gen, settings, identity=ident):
+    # the in-place shortcut only when the product convincingly is at its own place
+    in_place = ident if cands and cands[0].score >= settings.locate_min_score else None
+    for loc in template_search(orig, mask, gen, settings, identity=in_place):
         loc.score = score_at(orig, mask, gen, loc.matrix)
         cands.append(loc)
     cands.sort(key=lambda c: -c.score)

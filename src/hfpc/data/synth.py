@@ -343,7 +343,7 @@ def _extend(tile: Tile, spec: ProductSpec, rng: np.random.Generator) -> Tile:
                     max(3, int(0.08 * w)), cv2.LINE_AA)
         ring *= 1 - a
         rgb = rgb * (1 - ring[..., None]) + col * 0.8 * ring[..., None]
-        return Tile(rgb, np.maximum(a, ring), tile.label_box, tile.body_box)
+        return Tile(rgb, np.maximum(a, ring), tile.label_box, tile.body_box, {"dx": pad / 2})
     ext = int(h * rng.uniform(0.18, 0.3))
     rgb = np.zeros((h + ext, w, 3), np.float32)
     a = np.zeros((h + ext, w), np.float32)
@@ -462,9 +462,12 @@ def make_sample(rng: np.random.Generator, size: int, kind: str,
         if top < 2:
             for p in gen_places:
                 p.base_y -= top - 2
-        half = max(t.alpha.shape[1] * s / 2 for t in tiles)
+        # shift the whole group back into the frame (clipping products one by one could overlap them)
+        left = min(p.cx - t.alpha.shape[1] * s / 2 for p, t in zip(gen_places, tiles))
+        right = max(p.cx + t.alpha.shape[1] * s / 2 for p, t in zip(gen_places, tiles))
+        shift = max(0.0, 2 - left) - max(0.0, right - (size - 2))
         for p in gen_places:
-            p.cx = float(np.clip(p.cx, half + 2, size - half - 2))
+            p.cx += shift
     elif kind == "floating":
         lift = tiles[target].alpha.shape[0] * rng.uniform(0.15, 0.3)
         for p in gen_places:
@@ -493,7 +496,8 @@ def make_sample(rng: np.random.Generator, size: int, kind: str,
         if kind == "missing" and i == target:
             continue
         ext = t.alpha.shape[0] - tiles[i].alpha.shape[0] if kind == "shape_extended" and i == target else 0
-        pl_i = replace(pl, base_y=pl.base_y + ext * pl.scale)
+        # a grown part must not move the product itself
+        pl_i = replace(pl, base_y=pl.base_y + ext * pl.scale, cx=pl.cx + t.extra.get("dx", 0.0) * pl.scale)
         if shadow:
             _contact_shadow(canvas, pl_i.cx, pl_i.base_y, t.alpha.shape[1] * pl.scale, rng.uniform(0.35, 0.6))
         a = t.alpha
