@@ -24,6 +24,7 @@ from pathlib import Path
 
 from hfpc import Profile, read_manifest, run_filter
 from hfpc.data.synth import generate_demo_set
+from hfpc.evaluation.calibrate import calibrate
 from hfpc.evaluation.report import compare
 from hfpc.models.encoders import save_random_clip
 from hfpc.training.loop import TrainConfig, train_reward
@@ -81,6 +82,12 @@ def main() -> None:
     for name in order:
         print(_row(name, table1[name]["metrics"], cols))
     print(_row("ImageReward-style (reward, no original)", next(iter(ir_m.values()))["metrics"], cols))
+    cal = calibrate(res, test_manifest, target_rg=0.8, n_boot=50)
+    print(f"\nthresholds calibrated for Rg >= 0.8 on half the test originals: "
+          + ", ".join(f"{k} {cal.previous[k]:.3f} -> {v:.3f}" for k, v in cal.thresholds.items()))
+    print(f"held-out half: Pb {cal.held_out['Pb']:.3f}, Rb {cal.held_out['Rb']:.3f}, Rg {cal.held_out['Rg']:.3f} "
+          f"(before: Pb {cal.held_out_before['Pb']:.3f}, Rb {cal.held_out_before['Rb']:.3f}, "
+          f"Rg {cal.held_out_before['Rg']:.3f})")
     print("\nTable 2 (synthetic): reward-model ablations, reward check alone")
     print(f"{'method':40s} " + " ".join(f"{c:>6s}" for c in ("Pb", "Rb", "ROC-AUC pass")))
     for name, ck in cks.items():
