@@ -83,7 +83,7 @@ def main() -> None:
         print(_row(name, table1[name]["metrics"], cols))
     print(_row("ImageReward-style (reward, no original)", next(iter(ir_m.values()))["metrics"], cols))
     cal = calibrate(res, test_manifest, target_rg=0.8, n_boot=50)
-    print(f"\nthresholds calibrated for Rg >= 0.8 on half the test originals: "
+    print("\nthresholds calibrated for Rg >= 0.8 on half the test originals: "
           + ", ".join(f"{k} {cal.previous[k]:.3f} -> {v:.3f}" for k, v in cal.thresholds.items()))
     print(f"held-out half: Pb {cal.held_out['Pb']:.3f}, Rb {cal.held_out['Rb']:.3f}, Rg {cal.held_out['Rg']:.3f} "
           f"(before: Pb {cal.held_out_before['Pb']:.3f}, Rb {cal.held_out_before['Rb']:.3f}, "
