@@ -197,14 +197,25 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
     cx0, cy0 = max(0, x0 - 2 * r1 - 1), max(0, y0 - 2 * r1 - 1)
     cx1, cy1 = min(w, x1 + 2 * r1 + 1), min(h, y1 + 2 * r1 + 1)
     full = np.zeros_like(located)
+    crop_shape = (cx1 - cx0, cy1 - cy0)
     located = located[cy0:cy1, cx0:cx1]
     gen = gen[cy0:cy1, cx0:cx1]
+    if others is not None:
+        others = others[cy0:cy1, cx0:cx1]
+    # growth is a coarse measure: large crops are measured at half resolution
+    half = min(crop_shape) > 96
+    if half:
+        small = (crop_shape[0] // 2, crop_shape[1] // 2)
+        gen = cv2.resize(gen, small, interpolation=cv2.INTER_AREA)
+        located = cv2.resize(located.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST) > 0
+        if others is not None:
+            others = cv2.resize(others.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST) > 0
+        r1 = max(2, r1 // 2)
     loc8 = located.astype(np.uint8)
     dist = cv2.distanceTransform(1 - loc8, cv2.DIST_L2, 3)
     band = (dist > 0) & (dist <= r1)
     far = (dist > r1) & (dist <= 2 * r1)
     if others is not None:
-        others = others[cy0:cy1, cx0:cx1]
         band &= ~others
         far &= ~others
     if band.sum() == 0 or far.sum() < 16:
@@ -225,5 +236,8 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
     touch = cv2.dilate(inner.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     attached = np.unique(labels[touch & like])
     grown = np.isin(labels, attached[attached > 0])
+    share = float(grown.sum() / max(1, located.sum()))
+    if half:
+        grown = cv2.resize(grown.astype(np.uint8), crop_shape, interpolation=cv2.INTER_NEAREST) > 0
     full[cy0:cy1, cx0:cx1] = grown
-    return float(grown.sum() / area), full
+    return share, full
