@@ -130,3 +130,16 @@ def test_judge_with_reward_check(trained: tuple[Path, dict], reward_set: tuple[P
 def test_reward_profile_needs_checkpoint() -> None:
     with pytest.raises(ProfileError, match="checkpoint"):
         Profile(checks={"reward": {}})
+
+
+def test_finetuning_last_blocks_changes_and_saves_the_encoder(reward_set: tuple[Path, Path], tmp_path: Path) -> None:
+    from hfpc.models.encoders import random_encoder
+
+    cfg = TrainConfig(encoder="random-vit-tiny", epochs=1, batch_groups=4, balance_k=0, finetune_blocks=1,
+                      encoder_lr=1e-2, num_heads=4, mlp_hidden=32)
+    train_reward(read_manifest(reward_set[0]), read_manifest(reward_set[1]), cfg, tmp_path / "ft")
+    saved = ImageEncoder.from_pretrained(str(tmp_path / "ft" / "encoder")).tower.state_dict()
+    start = random_encoder("random-vit-tiny", seed=0).tower.state_dict()
+    changed = {k for k in start if not torch.equal(start[k], saved[k])}
+    assert any(k.startswith("encoder.layers.1.") for k in changed)
+    assert not any(k.startswith(("encoder.layers.0.", "embeddings.")) for k in changed)
