@@ -50,3 +50,36 @@ def reward_set(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("reward-data")
     return (generate_demo_set(root / "train", n=48, seed=41, size=128, per_original=6),
             generate_demo_set(root / "val", n=24, seed=42, size=128, per_original=6))
+
+
+@pytest.fixture(scope="session")
+def tiny_siglip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from transformers import SiglipConfig, SiglipModel
+
+    try:
+        from transformers import SiglipImageProcessorPil as Processor
+    except ImportError:  # pragma: no cover
+        from transformers import SiglipImageProcessor as Processor
+
+    torch.manual_seed(2)
+    d = tmp_path_factory.mktemp("tiny-siglip")
+    SiglipModel(SiglipConfig(vision_config=VISION, text_config={**TEXT, "bos_token_id": 0, "eos_token_id": 1,
+                                                                "pad_token_id": 1})).save_pretrained(d)
+    Processor(size={"height": 32, "width": 32}).save_pretrained(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def tiny_dinov2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from transformers import Dinov2Config, Dinov2Model
+
+    try:
+        from transformers import BitImageProcessorPil as Processor
+    except ImportError:  # pragma: no cover
+        from transformers import BitImageProcessor as Processor
+
+    torch.manual_seed(3)
+    d = tmp_path_factory.mktemp("tiny-dinov2")
+    Dinov2Model(Dinov2Config(**VISION)).save_pretrained(d)
+    Processor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(d)
+    return d

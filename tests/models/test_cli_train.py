@@ -39,3 +39,8 @@ def test_train_errors_are_clear(tmp_path: Path, reward_set: tuple[Path, Path]) -
     m.write_text("")
     r = runner.invoke(app, ["filter", str(m), "-o", str(tmp_path / "r.jsonl"), "-p", str(profile)])
     assert r.exit_code == 2 and "/nonexistent/ck" in r.output
+
+
+def test_models_pull_offline_says_why() -> None:
+    r = runner.invoke(app, ["models", "pull", "blip"])  # HF_HUB_OFFLINE=1 in these tests
+    assert r.exit_code == 2 and "blip: download failed" in r.output
