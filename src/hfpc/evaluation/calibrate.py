@@ -5,6 +5,7 @@ part every combination of candidate thresholds (quantiles of each check's values
 combination that filters the most failed images (highest Rb) while meeting the target is chosen,
 and its operating point is reported on the held-out part with bootstrap confidence intervals.
 A check that failed for a reason other than its value (e.g. a consistency gate) stays failed.
+Baseline checks are left out: they never decide.
 """
 
 from __future__ import annotations
@@ -75,10 +76,15 @@ def calibrate(results: str | Path, labels: str | Path, target_pb: float | None =
     """Pick thresholds on a calibration split and report them on held-out originals."""
     if (target_pb is None) == (target_rg is None):
         raise HfpcError("give exactly one target: --target-pb or --target-rg")
+    from hfpc.checks.base import get_check_class
+
     rows, _ = join_labels(results, labels)
-    names = sorted(set.intersection(*(set(r["checks"]) for r in rows)))
+    names = sorted(n for n in set.intersection(*(set(r["checks"]) for r in rows))
+                   if not get_check_class(n).baseline)
     if not names:
-        raise HfpcError(f"{results}: the rows share no check to calibrate")
+        raise HfpcError(f"{results}: the rows share no deciding check to calibrate")
+    # keep the joint grid small: at most ~20,000 combinations
+    n_candidates = max(3, min(n_candidates, int(20000 ** (1 / len(names)))))
     samples = [Sample(r["id"], r["group"], r["generated"]) for r in rows]
     cal, held = split_by_original(samples, 1 - calib_fraction, seed)
     cal_ids = {s.id for s in cal}
