@@ -37,3 +37,6 @@ def test_compare_table(tiny_clip: Path, reward_set: tuple[Path, Path], tmp_path:
     assert set(scorers) == {"clip_score", "hfpc judge (consistency)"}
     assert scorers["hfpc judge (consistency)"]["checks"] == ["consistency"]
     assert (tmp_path / "cmp" / "roc_pass.png").is_file()
+    from hfpc.evaluation.calibrate import calibrate
+
+    assert set(calibrate(res, manifest, target_rg=0.5, n_boot=5).thresholds) == {"consistency"}  # baselines never decide
