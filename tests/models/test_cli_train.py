@@ -17,6 +17,7 @@ def test_train_reward_then_filter_with_profile(tmp_path: Path, reward_set: tuple
                             "random-vit-tiny", "--out", str(out), "--epochs", "2", "--balance-k", "3"])
     assert r.exit_code == 0, r.output
     assert "cluster sizes before" in r.output and (out / "model.safetensors").is_file()
+    assert "[checks.reward]" in r.output
     profile = tmp_path / "p.toml"
     profile.write_text(f'name = "reward"\n[checks.consistency]\n[checks.reward]\ncheckpoint = "{out}"\n')
     res = tmp_path / "r.jsonl"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from hfpc.cli._common import console, err_console, fail
 from hfpc.errors import HfpcError
@@ -69,5 +70,5 @@ def reward(
     best = summary["best"]
     console.print(f"best epoch {summary['best_epoch']}/{summary['epochs_run']}: " + ", ".join(
         f"{k} {v:.4f}" for k, v in best.items() if isinstance(v, float)))
-    console.print(f"checkpoint: [bold]{out}[/] (metrics.csv, training_summary.json)\n"
-                  f"use it: add to a profile\n  [checks.reward]\n  checkpoint = \"{out}\"")
+    console.print(f"checkpoint: [bold]{escape(str(out))}[/] (metrics.csv, training_summary.json)")
+    console.print(f'use it: add to a profile\n  [checks.reward]\n  checkpoint = "{out}"', markup=False)
