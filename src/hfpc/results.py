@@ -106,11 +106,14 @@ def run_filter(samples: list[Sample], out: str | Path, profile: Profile | None =
     """
     out = Path(out)
     profile = profile or Profile()
-    done = _prepare_output(out, overwrite)
-    todo = [s for s in samples if s.id not in done]
     workers = max(1, workers or os.cpu_count() or 1)
     art = str(artifacts_dir) if artifacts_dir else None
+    out.parent.mkdir(parents=True, exist_ok=True)
     base = str(out.parent.resolve())
+    # build the checks before touching the results file: a missing model must not cost old results
+    judge = Judge(profile, art, base)
+    done = _prepare_output(out, overwrite)
+    todo = [s for s in samples if s.id not in done]
     counts = {"passed": 0, "failed": 0, "errors": 0}
 
     def write(f: Any, rows: list[dict[str, Any]]) -> None:
@@ -122,15 +125,12 @@ def run_filter(samples: list[Sample], out: str | Path, profile: Profile | None =
         if progress:
             progress(len(rows))
 
-    from hfpc.checks.base import get_check_class
-
-    runs_models = not all(get_check_class(n).process_parallel for n in profile.enabled())
+    runs_models = not all(c.process_parallel for c in judge.checks)
     if runs_models:
         chunk_size = max(chunk_size, 32)  # one process, batched inference
     in_process = workers == 1 or len(todo) <= chunk_size or runs_models
-    judge = Judge(profile, art, base) if in_process else None  # fails early if a model is missing
     with out.open("a", encoding="utf-8") as f:
-        if judge is not None:
+        if in_process:
             for chunk in _chunks(todo, chunk_size):
                 write(f, [v.to_row() for v in judge.judge_many(chunk)])
         else:

@@ -45,3 +45,12 @@ def test_train_errors_are_clear(tmp_path: Path, reward_set: tuple[Path, Path]) -
 def test_models_pull_offline_says_why() -> None:
     r = runner.invoke(app, ["models", "pull", "blip"])  # HF_HUB_OFFLINE=1 in these tests
     assert r.exit_code == 2 and "blip: download failed" in r.output
+
+
+def test_missing_model_does_not_wipe_results(tmp_path: Path, reward_set: tuple[Path, Path]) -> None:
+    res = tmp_path / "r.jsonl"
+    res.write_text('{"id": "kept", "passed": true, "error": null, "checks": {}}\n')
+    profile = tmp_path / "p.toml"
+    profile.write_text('[checks.reward]\ncheckpoint = "/nonexistent/ck"\n')
+    r = runner.invoke(app, ["filter", str(reward_set[1]), "-o", str(res), "-p", str(profile), "--overwrite"])
+    assert r.exit_code == 2 and '"kept"' in res.read_text()
