@@ -67,3 +67,20 @@ def test_filter_exit_code_on_errors(tmp_path: Path, demo_samples: list[Sample]) 
     m.write_text(json.dumps({"id": "x", "original": demo_samples[0].original, "generated": "missing.png"}) + "\n")
     r = runner.invoke(app, ["filter", str(m), "-o", str(tmp_path / "r.jsonl"), "--no-heatmaps"])
     assert r.exit_code == 2 and "1 errors" in r.output
+
+
+def test_missing_extra_is_named(tmp_path: Path, monkeypatch, capsys, demo_set: Path) -> None:
+    import sys
+
+    import pytest
+
+    from hfpc.cli import main
+
+    res = tmp_path / "r.jsonl"
+    res.write_text("")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the eval extra were not installed
+    monkeypatch.setattr(sys, "argv", ["hfpc", "evaluate", str(res), "--labels", str(demo_set)])
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code == 2
+    assert "pip install 'hfpc[eval]'" in capsys.readouterr().err

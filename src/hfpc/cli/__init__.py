@@ -24,10 +24,22 @@ app.add_typer(train.app, name="train")
 app.add_typer(models.app, name="models")
 
 
+EXTRAS = {"torch": "models", "transformers": "models", "safetensors": "models", "huggingface_hub": "models",
+          "sklearn": "models", "matplotlib": "eval", "playwright": "dev"}
+
+
 def main() -> None:
     """Entry point of the ``hfpc`` script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app(prog_name="hfpc")
+    try:
+        app(prog_name="hfpc")
+    except ModuleNotFoundError as e:
+        top = (e.name or "").split(".")[0]
+        if top not in EXTRAS:
+            raise
+        print(f"error: this command needs {top}, which comes with an extra: pip install 'hfpc[{EXTRAS[top]}]'",
+              file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

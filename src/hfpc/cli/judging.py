@@ -11,10 +11,10 @@ from rich.table import Table
 
 from hfpc.cli._common import console, fail, progress_bar
 from hfpc.errors import HfpcError
+from hfpc.profile import Profile
 
 
-def _load_profile(profile: str | None):  # noqa: ANN202 - Profile import is deferred
-    from hfpc.profile import Profile
+def _load_profile(profile: str | None) -> Profile:
 
     try:
         return Profile.load(profile)

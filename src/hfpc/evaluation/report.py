@@ -90,6 +90,8 @@ def plot_histogram(a: dict[str, np.ndarray], out: Path) -> None:
 def evaluate(results: str | Path, labels: str | Path, out: str | Path, checks: list[str] | None = None,
              gallery: int = 12, n_boot: int = 500) -> dict[str, Any]:
     """Join results to labels, compute metrics with CIs, write metrics.json, figures and index.html."""
+    import matplotlib  # noqa: F401 - fail before any work when the eval extra is missing
+
     from hfpc.report.html import thumbnail
 
     out = Path(out)
@@ -130,6 +132,8 @@ def compare(results: str | Path, labels: str | Path, out: str | Path, n_boot: in
 
     Writes ``compare.json`` and ROC/PR figures with one curve per scorer.
     """
+    import matplotlib  # noqa: F401 - fail before any work when the eval extra is missing
+
     from hfpc.checks.base import get_check_class
 
     out = Path(out)
