@@ -52,34 +52,29 @@ def reward_set(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             generate_demo_set(root / "val", n=24, seed=42, size=128, per_original=6))
 
 
+def _save_tiny(directory: Path, model: object, processor: str, **processor_kwargs: object) -> Path:
+    """Save a tiny model and its image processor (the PIL variant where transformers has one)."""
+    proc_cls = getattr(transformers, f"{processor}Pil", None) or getattr(transformers, processor)
+    model.save_pretrained(directory)
+    proc_cls(**processor_kwargs).save_pretrained(directory)
+    return directory
+
+
 @pytest.fixture(scope="session")
 def tiny_siglip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from transformers import SiglipConfig, SiglipModel
 
-    try:
-        from transformers import SiglipImageProcessorPil as Processor
-    except ImportError:  # pragma: no cover
-        from transformers import SiglipImageProcessor as Processor
-
     torch.manual_seed(2)
-    d = tmp_path_factory.mktemp("tiny-siglip")
-    SiglipModel(SiglipConfig(vision_config=VISION, text_config={**TEXT, "bos_token_id": 0, "eos_token_id": 1,
-                                                                "pad_token_id": 1})).save_pretrained(d)
-    Processor(size={"height": 32, "width": 32}).save_pretrained(d)
-    return d
+    text = {**TEXT, "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
+    model = SiglipModel(SiglipConfig(vision_config=VISION, text_config=text))
+    return _save_tiny(tmp_path_factory.mktemp("tiny-siglip"), model, "SiglipImageProcessor",
+                      size={"height": 32, "width": 32})
 
 
 @pytest.fixture(scope="session")
 def tiny_dinov2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from transformers import Dinov2Config, Dinov2Model
 
-    try:
-        from transformers import BitImageProcessorPil as Processor
-    except ImportError:  # pragma: no cover
-        from transformers import BitImageProcessor as Processor
-
     torch.manual_seed(3)
-    d = tmp_path_factory.mktemp("tiny-dinov2")
-    Dinov2Model(Dinov2Config(**VISION)).save_pretrained(d)
-    Processor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(d)
-    return d
+    return _save_tiny(tmp_path_factory.mktemp("tiny-dinov2"), Dinov2Model(Dinov2Config(**VISION)),
+                      "BitImageProcessor", size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
