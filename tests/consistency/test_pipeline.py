@@ -124,3 +124,18 @@ def test_assignment_is_one_to_one() -> None:
 def test_box_iou() -> None:
     assert box_iou((0, 0, 2, 2), (1, 1, 3, 3)) == pytest.approx(1 / 7)
     assert box_iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0
+
+
+def test_outpainted_to_another_format_is_found(demo_samples: list[Sample]) -> None:
+    """A generator that outpaints to a wider format keeps the product at a new place."""
+    import cv2
+
+    for s in [x for x in demo_samples if x.meta["kind"] == "good"][:2]:
+        g = load_image(s.generated).rgb
+        h, w = g.shape[:2]
+        wide = cv2.resize(g, (w * 16 // 9, h))
+        x0 = (wide.shape[1] - w) // 2
+        wide[:, x0:x0 + w] = g
+        rep = analyze_pair(load_image(s.original).rgb, load_mask(s.mask), wide)
+        assert rep.passed, rep.explanation()
+        assert all(p.location.method != "same_place" for p in rep.products)
