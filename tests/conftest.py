@@ -13,6 +13,14 @@ from hfpc.types import Sample
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _state_in_temp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Caches and state go to a temp dir: tests never write into the user's home."""
+    import os
+
+    os.environ["HFPC_CACHE_DIR"] = str(tmp_path_factory.mktemp("hfpc-cache"))
+
+
 @pytest.fixture(scope="session")
 def demo_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """26 samples, two of every kind, seed 3 (the benchmarks use other seeds)."""

@@ -143,3 +143,13 @@ def test_finetuning_last_blocks_changes_and_saves_the_encoder(reward_set: tuple[
     changed = {k for k in start if not torch.equal(start[k], saved[k])}
     assert any(k.startswith("encoder.layers.1.") for k in changed)
     assert not any(k.startswith(("encoder.layers.0.", "embeddings.")) for k in changed)
+
+
+def test_default_embedding_cache_follows_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hfpc.training.cache import default_cache_dir
+
+    monkeypatch.setenv("HFPC_CACHE_DIR", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c" / "embeddings"
+    monkeypatch.delenv("HFPC_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert default_cache_dir() == tmp_path / "x" / "hfpc" / "embeddings"

@@ -29,7 +29,9 @@ def reward(
     encoder_lr: float = typer.Option(2e-5, "--encoder-lr"),
     balance_k: int = typer.Option(25, "--balance-k", min=0, help="KMeans clusters for balancing (0: off)"),
     patience: int = typer.Option(3, "--patience", min=1),
-    cache: Path | None = typer.Option(None, "--cache", help="embedding cache directory (frozen encoder)"),
+    cache: Path | None = typer.Option(None, "--cache", help="embedding cache directory (default: "
+                                      "$HFPC_CACHE_DIR/embeddings or ~/.cache/hfpc/embeddings)"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="do not keep embeddings on disk"),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train on (original, passed, failed) groups with L = L_rank + L_class; save the best epoch."""
@@ -41,7 +43,8 @@ def reward(
     try:
         cfg = TrainConfig(encoder=encoder, fusion=fusion, class_loss=not no_class_loss, epochs=epochs, lr=lr,
                           batch_groups=batch_groups, finetune_blocks=finetune_blocks, encoder_lr=encoder_lr,
-                          balance_k=balance_k, patience=patience, cache_dir=str(cache) if cache else None,
+                          balance_k=balance_k, patience=patience, cache=not no_cache,
+                          cache_dir=str(cache) if cache else None,
                           seed=seed)
     except ValueError as e:
         fail(str(e))

@@ -18,6 +18,16 @@ from hfpc.data.images import load_image
 from hfpc.models.encoders import ImageEncoder
 
 
+def default_cache_dir() -> Path:
+    """Where embeddings are cached unless told otherwise: ``$HFPC_CACHE_DIR/embeddings``,
+    else ``$XDG_CACHE_HOME/hfpc/embeddings``, else ``~/.cache/hfpc/embeddings``."""
+    root = os.environ.get("HFPC_CACHE_DIR")
+    if root:
+        return Path(root).expanduser() / "embeddings"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "hfpc" / "embeddings"
+
+
 class EmbeddingCache:
     """Token embeddings of images for one encoder, in memory and (optionally) on disk."""
 

@@ -23,7 +23,7 @@ from hfpc.data.images import load_image
 from hfpc.models.encoders import RANDOM_ENCODERS, ImageEncoder, build_encoder
 from hfpc.models.irrm import RewardModel
 from hfpc.training.balance import balance_groups
-from hfpc.training.cache import EmbeddingCache
+from hfpc.training.cache import EmbeddingCache, default_cache_dir
 from hfpc.training.groups import Group, build_groups, split_by_original
 from hfpc.training.losses import hfpc_loss
 from hfpc.types import Sample
@@ -52,7 +52,9 @@ class TrainConfig(BaseModel):
     balance_target: Literal["median", "max"] = "median"
     finetune_blocks: int = Field(0, ge=-1, description="last encoder blocks to train (0: frozen, -1: all)")
     val_fraction: float = Field(0.1, gt=0, lt=1, description="share of originals held out when no --val")
-    cache_dir: str | None = Field(None, description="on-disk embedding cache (frozen encoder only)")
+    cache: bool = Field(True, description="keep encoder embeddings on disk (frozen encoder only)")
+    cache_dir: str | None = Field(None, description=(
+        "embedding cache directory; default $HFPC_CACHE_DIR/embeddings or ~/.cache/hfpc/embeddings"))
     num_heads: int = 8
     mlp_hidden: int = 512
     dropout: float = 0.1
@@ -166,7 +168,8 @@ def train_reward(train: list[Sample], val: list[Sample] | None, config: TrainCon
     frozen = config.finetune_blocks == 0
     model = RewardModel.for_encoder(encoder, fusion=config.fusion, num_heads=config.num_heads,
                                     mlp_hidden=config.mlp_hidden, dropout=config.dropout)
-    feats = _Features(encoder, frozen, config.cache_dir)
+    cache_dir = (config.cache_dir or str(default_cache_dir())) if config.cache else None
+    feats = _Features(encoder, frozen, cache_dir)
 
     all_paths = [s.generated for g in tr_groups + va_groups for s in g.samples]
     all_paths += [g.original for g in tr_groups + va_groups]
