@@ -31,8 +31,10 @@ class Location:
 
 def bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) of a non-empty mask, exclusive upper bounds."""
-    ys, xs = np.nonzero(mask)
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8, copy=False))
+    if w == 0 or h == 0:
+        raise ValueError("bbox of an empty mask")
+    return x, y, x + w, y + h
 
 
 def similarity(scale: float, tx: float, ty: float) -> np.ndarray:
