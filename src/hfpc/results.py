@@ -95,6 +95,17 @@ def _chunks(samples: list[Sample], size: int) -> Iterator[list[Sample]]:
         yield chunk
 
 
+def _spawn_possible() -> bool:
+    """Spawned workers re-import the main script; a script read from stdin cannot be re-imported."""
+    import __main__
+
+    main_file = getattr(__main__, "__file__", None)
+    if main_file and not os.path.exists(main_file):
+        log.warning("the main script %s is not a file: judging in one process", main_file)
+        return False
+    return True
+
+
 def run_filter(samples: list[Sample], out: str | Path, profile: Profile | None = None,
                workers: int | None = None, overwrite: bool = False,
                artifacts_dir: str | Path | None = None, chunk_size: int = 4,
@@ -128,7 +139,7 @@ def run_filter(samples: list[Sample], out: str | Path, profile: Profile | None =
     runs_models = not all(c.process_parallel for c in judge.checks)
     if runs_models:
         chunk_size = max(chunk_size, 32)  # one process, batched inference
-    in_process = workers == 1 or len(todo) <= chunk_size or runs_models
+    in_process = workers == 1 or len(todo) <= chunk_size or runs_models or not _spawn_possible()
     with out.open("a", encoding="utf-8") as f:
         if in_process:
             for chunk in _chunks(todo, chunk_size):

@@ -108,7 +108,9 @@ def calibrate(results: str | Path, labels: str | Path, target_pb: float | None =
         m = M.filter_metrics(kept_at(checks, th, cal_idx), y[cal_idx])
         val = m[key] if m[key] == m[key] else -np.inf
         if val >= target:
-            score = (m["Rb"] if m["Rb"] == m["Rb"] else -1, m["Rg"] if m["Rg"] == m["Rg"] else -1)
+            # ties go to the thresholds closest to the current ones
+            moved = -sum(abs(th[n] - previous[n]) for n in names)
+            score = (m["Rb"] if m["Rb"] == m["Rb"] else -1, m["Rg"] if m["Rg"] == m["Rg"] else -1, moved)
             if best_score is None or score > best_score:
                 best, best_score = th, score
         elif val > fallback_val:
