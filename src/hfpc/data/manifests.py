@@ -54,7 +54,8 @@ def parse_label(value: Any, where: str = "") -> int | None:
     raise ManifestError(f"{where}label {value!r} is not one of pass/fail/1/0/true/false")
 
 
-def _resolve(ref: str, base: Path) -> str:
+def resolve_ref(ref: str, base: Path) -> str:
+    """A manifest or result reference as used: URLs as they are, relative paths joined to ``base``."""
     if "://" in ref:
         return ref
     p = Path(ref).expanduser()
@@ -77,15 +78,15 @@ def row_to_sample(row: dict[str, Any], base: Path, where: str = "") -> Sample:
             f"{where}needs an original ({'/'.join(ORIGINAL_KEYS)}) and a generated image "
             f"({'/'.join(GENERATED_KEYS)}); found keys {sorted(row)}"
         )
-    original = _resolve(str(original), base)
-    generated = _resolve(str(generated), base)
+    original = resolve_ref(str(original), base)
+    generated = resolve_ref(str(generated), base)
     used = {ok, gk, "id", "mask", "caption", "label", "failure"}
     mask = row.get("mask")
     return Sample(
         id=str(row.get("id") or sample_id(original, generated)),
         original=original,
         generated=generated,
-        mask=_resolve(str(mask), base) if mask else None,
+        mask=resolve_ref(str(mask), base) if mask else None,
         caption=row.get("caption") or None,
         label=parse_label(row.get("label"), where),
         failure=row.get("failure") or None,

@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
+from hfpc.data.manifests import resolve_ref
 from hfpc.evaluation import metrics as M
 from hfpc.evaluation.scores import arrays, join_labels
 
@@ -110,8 +111,7 @@ def evaluate(results: str | Path, labels: str | Path, out: str | Path, checks: l
 
     def card(r: dict[str, Any], score: float) -> dict[str, Any]:
         def img(p: str) -> str | None:
-            q = Path(p)
-            return thumbnail(q if q.is_absolute() else base / q, 200)
+            return thumbnail(resolve_ref(p, base), 200)
         return {"id": r["id"], "score": score, "category": r["category"], "kind": r.get("kind"),
                 "why": "; ".join(f"{k}: {c['explanation']}" for k, c in r["checks"].items()),
                 "original": img(r["original"]), "generated": img(r["generated"])}

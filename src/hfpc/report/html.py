@@ -15,6 +15,7 @@ import jinja2
 from PIL import Image
 
 from hfpc.data.images import load_image
+from hfpc.data.manifests import resolve_ref
 from hfpc.errors import ImageLoadError
 from hfpc.results import read_results
 
@@ -35,11 +36,6 @@ def thumbnail(path: str | Path, side: int = 256) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _resolve(ref: str, base: Path) -> Path:
-    p = Path(ref)
-    return p if p.is_absolute() else base / p
-
-
 def write_report(results: str | Path, out: str | Path, limit: int | None = None,
                  thumb: int = 256, title: str | None = None) -> Path:
     """Render ``results`` (JSONL) to one HTML file at ``out``; failures and errors come first."""
@@ -58,9 +54,9 @@ def write_report(results: str | Path, out: str | Path, limit: int | None = None,
             "row": r,
             "status": "error" if r.get("error") else ("pass" if r.get("passed") else "fail"),
             "failing": failing,
-            "original": thumbnail(_resolve(r["original"], base), thumb),
-            "generated": thumbnail(_resolve(r["generated"], base), thumb),
-            "heatmaps": [(name, thumbnail(_resolve(h, base), thumb)) for name, h in heats],
+            "original": thumbnail(resolve_ref(r["original"], base), thumb),
+            "generated": thumbnail(resolve_ref(r["generated"], base), thumb),
+            "heatmaps": [(name, thumbnail(resolve_ref(h, base), thumb)) for name, h in heats],
         })
     counts = Counter(c["status"] for c in (
         {"status": "error" if r.get("error") else ("pass" if r.get("passed") else "fail")} for r in rows))
