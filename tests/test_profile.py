@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from hfpc import Judge, Profile
-from hfpc.errors import ProfileError
+from hfpc.errors import HfpcError, ProfileError
 from hfpc.types import Sample
 
 
@@ -58,3 +58,25 @@ def test_threshold_changes_decisions(demo_samples: list[Sample]) -> None:
 def test_disabled_check_does_not_run(demo_samples: list[Sample]) -> None:
     v = Judge(Profile(checks={"consistency": {"enabled": False}})).judge(demo_samples[0])
     assert v.checks == {} and v.passed is True
+
+
+def test_env_pixel_limit_applies_unless_profile_sets_one(demo_samples: list[Sample], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    s = demo_samples[0]
+    monkeypatch.setenv("HFPC_MAX_IMAGE_PIXELS", "1000")
+    v = Judge().judge(s)
+    assert v.passed is None and "exceeds the limit of 1,000" in (v.error or "")
+    # a profile file that does not name the limit leaves it to the environment, also after a save
+    path = Profile(name="plain").save(tmp_path / "plain.toml")
+    assert "max_image_pixels" not in path.read_text()
+    v = Judge(path).judge(s)
+    assert "exceeds the limit of 1,000" in (v.error or "")
+    # an explicit profile value wins over the environment
+    explicit = Profile(max_image_pixels=10**8)
+    assert Judge(explicit).judge(s).error is None
+    path = explicit.save(tmp_path / "explicit.toml")
+    assert Profile.from_toml(path).max_image_pixels == 10**8
+    assert Judge(path).judge(s).error is None
+    monkeypatch.setenv("HFPC_MAX_IMAGE_PIXELS", "lots")
+    with pytest.raises(HfpcError, match="HFPC_MAX_IMAGE_PIXELS.*'lots'"):
+        Judge()

@@ -28,6 +28,7 @@ class Judge:
     def __init__(self, profile: Profile | str | Path | None = None, artifacts_dir: str | Path | None = None,
                  artifacts_base: str | Path | None = None, cache_size: int = 64) -> None:
         self.profile = Profile.load(profile)
+        self.max_image_pixels = self.profile.image_pixel_limit()
         self.checks: list[Check] = [
             get_check_class(name)(self.profile.settings(name)) for name in self.profile.enabled()
         ]
@@ -43,8 +44,8 @@ class Judge:
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        img = load_image(sample.original, self.profile.max_image_pixels)
-        mask = load_mask(sample.mask, self.profile.max_image_pixels) if sample.mask else img.alpha
+        img = load_image(sample.original, self.max_image_pixels)
+        mask = load_mask(sample.mask, self.max_image_pixels) if sample.mask else img.alpha
         if mask is not None and mask.shape != img.rgb.shape[:2]:
             raise HfpcError(f"{sample.mask or sample.original}: mask is {mask.shape[1]}×{mask.shape[0]} "
                             f"but the original is {img.rgb.shape[1]}×{img.rgb.shape[0]}")
@@ -56,7 +57,7 @@ class Judge:
 
     def _item(self, sample: Sample) -> JudgeItem:
         original, mask, cache = self._original(sample)
-        generated = load_image(sample.generated, self.profile.max_image_pixels)
+        generated = load_image(sample.generated, self.max_image_pixels)
         return JudgeItem(sample, original, generated, mask, cache, self.artifacts_dir, self.artifacts_base)
 
     def judge(self, sample: Sample | str | Path, generated: str | Path | None = None,

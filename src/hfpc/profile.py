@@ -14,7 +14,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hfpc.checks.base import get_check_class
-from hfpc.data.images import DEFAULT_MAX_PIXELS
+from hfpc.data.images import DEFAULT_MAX_PIXELS, max_pixels_default
 from hfpc.errors import ProfileError
 
 if sys.version_info >= (3, 11):
@@ -32,7 +32,12 @@ class Profile(BaseModel):
 
     name: str = "default"
     description: str = "built-in defaults: classic product consistency, no model weights"
-    max_image_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0, description="decompression-bomb guard")
+    max_image_pixels: int | None = Field(
+        None, gt=0,
+        description="decompression-bomb guard: the largest width × height accepted. Precedence: this "
+                    "value when the profile sets it, else the HFPC_MAX_IMAGE_PIXELS environment "
+                    f"variable, else {DEFAULT_MAX_PIXELS:,}. Left unset, it is not written to a saved "
+                    "profile, so the environment keeps applying.")
     checks: dict[str, dict[str, Any]] = Field(default_factory=lambda: {k: dict(v) for k, v in DEFAULT_CHECKS.items()})
 
     @model_validator(mode="after")
@@ -53,13 +58,21 @@ class Profile(BaseModel):
         """Names of the checks that run, in profile order."""
         return [n for n in self.checks if getattr(self.settings(n), "enabled", True)]
 
+    def image_pixel_limit(self) -> int:
+        """The pixel-count guard in force: the profile's own value, else the environment's or the default."""
+        return self.max_image_pixels if self.max_image_pixels is not None else max_pixels_default()
+
     def resolved(self) -> dict[str, Any]:
-        """The profile with every setting filled in (what ``hfpc profile show`` prints)."""
-        return {
-            "name": self.name, "description": self.description,
-            "max_image_pixels": self.max_image_pixels,
-            "checks": {n: _drop_none(self.settings(n).model_dump()) for n in self.checks},
-        }
+        """The profile with every setting filled in (what ``hfpc profile show`` prints).
+
+        ``max_image_pixels`` appears only when the profile sets it, so that a saved profile
+        does not pin the limit that ``HFPC_MAX_IMAGE_PIXELS`` would otherwise give.
+        """
+        out: dict[str, Any] = {"name": self.name, "description": self.description}
+        if self.max_image_pixels is not None:
+            out["max_image_pixels"] = self.max_image_pixels
+        out["checks"] = {n: _drop_none(self.settings(n).model_dump()) for n in self.checks}
+        return out
 
     def to_toml(self) -> str:
         """TOML text of the fully resolved profile."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from hfpc.errors import ImageLoadError
+from hfpc.errors import HfpcError, ImageLoadError
 
 DEFAULT_MAX_PIXELS = 64_000_000
 """Largest image (width × height) accepted by default; guards against decompression bombs.
@@ -38,8 +38,16 @@ class LoadedImage:
 
 def max_pixels_default() -> int:
     """The pixel-count guard in force: the environment override or the built-in default."""
-    env = os.environ.get("HFPC_MAX_IMAGE_PIXELS")
-    return int(env) if env else DEFAULT_MAX_PIXELS
+    env = os.environ.get("HFPC_MAX_IMAGE_PIXELS", "").strip()
+    if not env:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(env.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise HfpcError(f"HFPC_MAX_IMAGE_PIXELS must be a positive whole number of pixels, not {env!r}")
+    return value
 
 
 def load_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> LoadedImage:
