@@ -10,16 +10,30 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hfpc.checks.base import Check, JudgeItem, get_check_class
-from hfpc.data.images import LoadedImage, load_image, load_mask
+from hfpc.data.images import MASK_COVERAGE_WARNING, LoadedImage, load_image, read_mask
 from hfpc.errors import HfpcError
 from hfpc.profile import Profile
 from hfpc.types import CheckResult, Sample, Verdict
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Original:
+    """A decoded original with its product mask, how the mask file was read, and the checks' cache."""
+
+    image: LoadedImage
+    mask: np.ndarray | None
+    cache: dict[str, Any]
+    polarity: str | None
+    warnings: list[str] = field(default_factory=list)
 
 
 class Judge:
@@ -35,30 +49,44 @@ class Judge:
         self._baselines = {c.name for c in self.checks if c.baseline}
         self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else None
         self.artifacts_base = Path(artifacts_base) if artifacts_base else self.artifacts_dir
-        self._cache: OrderedDict[tuple[str, str | None], tuple[LoadedImage, Any, dict]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str | None], _Original] = OrderedDict()
         self._cache_size = cache_size
 
-    def _original(self, sample: Sample) -> tuple[LoadedImage, Any, dict[str, Any]]:
+    def _original(self, sample: Sample) -> _Original:
         key = (sample.original, sample.mask)
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
         img = load_image(sample.original, self.max_image_pixels)
-        mask = load_mask(sample.mask, self.max_image_pixels) if sample.mask else img.alpha
+        polarity: str | None = None
+        if sample.mask:
+            mask, polarity = read_mask(sample.mask, self.max_image_pixels, self.profile.mask_polarity)
+        else:
+            mask = img.alpha
         if mask is not None and mask.shape != img.rgb.shape[:2]:
             raise HfpcError(f"{sample.mask or sample.original}: mask is {mask.shape[1]}×{mask.shape[0]} "
                             f"but the original is {img.rgb.shape[1]}×{img.rgb.shape[0]}")
-        entry = (img, mask, {})
+        warnings: list[str] = []
+        if sample.mask and mask is not None and mask.mean() > MASK_COVERAGE_WARNING:
+            how = ("its opaque area" if polarity == "alpha"
+                   else f"read as {polarity} (profile setting mask_polarity = {self.profile.mask_polarity!r})")
+            msg = (f"{sample.mask}: the product mask covers {mask.mean():.0%} of the frame, {how}; "
+                   "check that it marks the product and not the area to regenerate")
+            log.warning("%s", msg)
+            warnings.append(msg)
+        entry = _Original(img, mask, {}, polarity, warnings)
         self._cache[key] = entry
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return entry
 
-    def _item(self, sample: Sample) -> JudgeItem:
-        original, mask, cache = self._original(sample)
+    def _item(self, sample: Sample) -> tuple[JudgeItem, _Original]:
+        orig = self._original(sample)
         generated = load_image(sample.generated, self.max_image_pixels)
-        return JudgeItem(sample, original, generated, mask, cache, self.artifacts_dir, self.artifacts_base)
+        item = JudgeItem(sample, orig.image, generated, orig.mask, orig.cache, self.artifacts_dir,
+                         self.artifacts_base)
+        return item, orig
 
     def judge(self, sample: Sample | str | Path, generated: str | Path | None = None,
               mask: str | Path | None = None) -> Verdict:
@@ -75,9 +103,11 @@ class Judge:
         samples = list(samples)
         verdicts: list[Verdict | None] = [None] * len(samples)
         items: list[tuple[int, JudgeItem]] = []
+        originals: dict[int, _Original] = {}
         for i, s in enumerate(samples):
             try:
-                items.append((i, self._item(s)))
+                item, originals[i] = self._item(s)
+                items.append((i, item))
             except HfpcError as e:
                 verdicts[i] = self._error(s, str(e))
             except Exception as e:  # noqa: BLE001 - one bad sample must not stop a batch
@@ -108,14 +138,16 @@ class Judge:
                     results[i][check.name] = r
         for i, it in items:
             s = it.sample
+            orig = originals[i]
             if i in failed:
-                verdicts[i] = self._error(s, failed[i])
+                verdicts[i] = self._error(s, failed[i], orig)
                 continue
             checks = results[i]
             bad = [c for c in checks.values() if not c.passed and c.check not in self._baselines]
             verdicts[i] = Verdict(s.id, s.original, s.generated, passed=not bad,
                                   failure=(bad[0].failure or "failed_check") if bad else None,
-                                  checks=checks, profile=self.profile.name, label=s.label)
+                                  checks=checks, profile=self.profile.name, label=s.label,
+                                  mask_polarity=orig.polarity, warnings=list(orig.warnings))
         return [v for v in verdicts if v is not None]
 
     def iter_judge(self, samples: Iterable[Sample], batch_size: int = 8) -> Iterator[Verdict]:
@@ -129,6 +161,8 @@ class Judge:
         if batch:
             yield from self.judge_many(batch)
 
-    def _error(self, s: Sample, message: str) -> Verdict:
+    def _error(self, s: Sample, message: str, orig: _Original | None = None) -> Verdict:
         return Verdict(s.id, s.original, s.generated, passed=None, error=message,
-                       profile=self.profile.name, label=s.label)
+                       profile=self.profile.name, label=s.label,
+                       mask_polarity=orig.polarity if orig else None,
+                       warnings=list(orig.warnings) if orig else [])

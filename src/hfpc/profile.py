@@ -14,7 +14,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hfpc.checks.base import get_check_class
-from hfpc.data.images import DEFAULT_MAX_PIXELS, max_pixels_default
+from hfpc.data.images import DEFAULT_MAX_PIXELS, MaskPolarity, max_pixels_default
 from hfpc.errors import ProfileError
 
 if sys.version_info >= (3, 11):
@@ -38,6 +38,14 @@ class Profile(BaseModel):
                     "value when the profile sets it, else the HFPC_MAX_IMAGE_PIXELS environment "
                     f"variable, else {DEFAULT_MAX_PIXELS:,}. Left unset, it is not written to a saved "
                     "profile, so the environment keeps applying.")
+    mask_polarity: MaskPolarity = Field(
+        "auto",
+        description="which side of a grayscale mask file is the product: product_white (white = product, "
+                    "hfpc's convention), product_black (inpainting masks: white = area to regenerate) or "
+                    "auto (the side that holds most of the mask's border is background; if the border is "
+                    "split evenly, the side covering more of the frame is). A mask with an alpha channel, "
+                    "and an RGBA original's own alpha, always mean opaque = product. The polarity used is "
+                    "recorded in each result row as mask_polarity.")
     checks: dict[str, dict[str, Any]] = Field(default_factory=lambda: {k: dict(v) for k, v in DEFAULT_CHECKS.items()})
 
     @model_validator(mode="after")
@@ -71,6 +79,7 @@ class Profile(BaseModel):
         out: dict[str, Any] = {"name": self.name, "description": self.description}
         if self.max_image_pixels is not None:
             out["max_image_pixels"] = self.max_image_pixels
+        out["mask_polarity"] = self.mask_polarity
         out["checks"] = {n: _drop_none(self.settings(n).model_dump()) for n in self.checks}
         return out
 

@@ -59,7 +59,12 @@ class CheckResult:
 
 @dataclass
 class Verdict:
-    """The judge's decision on one sample: passed, the first failure category, every check."""
+    """The judge's decision on one sample: passed, the first failure category, every check.
+
+    ``mask_polarity`` says how the sample's mask file was read: ``product_white``,
+    ``product_black``, ``alpha`` (a cut-out: opaque = product) or None when there was no mask
+    file. ``warnings`` are doubts about the input that did not stop the judging.
+    """
 
     id: str
     original: str
@@ -70,6 +75,8 @@ class Verdict:
     error: str | None = None
     profile: str = "default"
     label: int | None = None
+    mask_polarity: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def explanation(self) -> str:
@@ -95,6 +102,8 @@ class Verdict:
             "error": self.error,
             "hfpc_version": __version__,
             "profile": self.profile,
+            "mask_polarity": self.mask_polarity,
+            "warnings": list(self.warnings),
         }
         if self.label is not None:
             row["label"] = self.label

@@ -11,6 +11,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -20,6 +21,15 @@ from hfpc.errors import HfpcError, ImageLoadError
 DEFAULT_MAX_PIXELS = 64_000_000
 """Largest image (width × height) accepted by default; guards against decompression bombs.
 Override per call or with the ``HFPC_MAX_IMAGE_PIXELS`` environment variable."""
+
+MaskPolarity = Literal["auto", "product_white", "product_black"]
+"""How a grayscale mask file marks the product: white, black, or decided from the mask itself."""
+
+MASK_COVERAGE_WARNING = 0.75
+"""A product mask covering more than this share of the frame is probably inverted: warn."""
+
+_BORDER_DECISIVE = 0.6
+"""Auto polarity: the side holding at least this share of the border pixels is background."""
 
 
 @dataclass
@@ -121,12 +131,56 @@ def _to_rgb_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(arr[:, :, :3]), None
 
 
-def load_mask(path: str | os.PathLike[str], max_pixels: int | None = None) -> np.ndarray:
-    """Read a product mask file (any mode; alpha if present, else luminance ≥ 128)."""
+def load_mask(path: str | os.PathLike[str], max_pixels: int | None = None,
+              polarity: MaskPolarity = "product_white") -> np.ndarray:
+    """Read a product mask file (any mode; alpha if present, else luminance ≥ 128 = white).
+
+    ``polarity`` says which luminance side is the product (see :func:`read_mask`).
+    """
+    return read_mask(path, max_pixels, polarity)[0]
+
+
+def read_mask(path: str | os.PathLike[str], max_pixels: int | None = None,
+              polarity: MaskPolarity = "auto") -> tuple[np.ndarray, str]:
+    """A product mask file as a bool array (True = product) and the polarity that was used.
+
+    A mask whose alpha channel is not fully opaque is a cut-out: opaque = product, whatever
+    ``polarity`` says, and the polarity returned is ``"alpha"``. Otherwise the luminance is
+    thresholded at 128 and ``polarity`` decides which side is the product: ``product_white``
+    (hfpc's convention), ``product_black`` (inpainting masks, where white = area to regenerate)
+    or ``auto`` (:func:`detect_mask_polarity`).
+    """
     img = load_image(path, max_pixels=max_pixels)
     if img.alpha is not None:
-        return img.alpha
-    return img.rgb.mean(axis=2) >= 128
+        return img.alpha, "alpha"
+    white = img.rgb.mean(axis=2) >= 128
+    used = detect_mask_polarity(white) if polarity == "auto" else polarity
+    if used not in ("product_white", "product_black"):
+        raise ValueError(f"mask polarity must be auto, product_white or product_black, not {polarity!r}")
+    return (white if used == "product_white" else ~white), used
+
+
+def detect_mask_polarity(white: np.ndarray) -> Literal["product_white", "product_black"]:
+    """Which side of a two-valued mask is the product: the background is the side at the border.
+
+    Products sit inside the frame, the background surrounds them: the side that holds most of
+    the border pixels (≥ 60 %) is background. When the border is split more evenly (a product
+    cut by the frame), the side that covers more of the frame is background. A uniform mask
+    keeps hfpc's convention, white = product.
+    """
+    white = np.asarray(white, dtype=bool)
+    if white.all() or not white.any():
+        return "product_white"
+    h, w = white.shape
+    r = max(1, min(h, w) // 100)
+    border = np.concatenate([white[:r].ravel(), white[-r:].ravel(),
+                             white[r:-r, :r].ravel(), white[r:-r, -r:].ravel()])
+    share = float(border.mean())
+    if share >= _BORDER_DECISIVE:
+        return "product_black"
+    if share <= 1 - _BORDER_DECISIVE:
+        return "product_white"
+    return "product_black" if float(white.mean()) > 0.5 else "product_white"
 
 
 def save_image(path: str | os.PathLike[str], rgb: np.ndarray, quality: int = 95) -> None:
