@@ -3,15 +3,18 @@
 A name is a local directory or a Hugging Face hub id (aliases such as ``blip`` expand to the
 default ids). ``HF_HUB_OFFLINE=1`` is honoured: only the local cache is used. A missing model
 raises :class:`~hfpc.errors.ModelNotAvailableError` with the command that fetches it. Vision
-towers are loaded from their checkpoint's own class and any missing key is refused, because
+towers are loaded through their checkpoint's own class (a full BLIP, CLIP or SigLIP checkpoint
+is fine) and any missing *tower* weight is refused, because
 ``BlipVisionModel.from_pretrained(<full BLIP checkpoint>)`` silently initialises every weight at
 random and only logs it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,31 +98,89 @@ def pull(name: str) -> Path:
 
 
 def load_vision_tower(name: str, dtype: Any = None) -> tuple[Any, Any, dict[str, Any]]:
-    """The vision tower and image processor of a checkpoint, with every weight loaded.
+    """The vision tower and image processor of a checkpoint, with every tower weight loaded.
 
-    Returns ``(tower, processor, info)`` where info has the model type and resolved path.
+    A full checkpoint (BLIP captioning / retrieval / VQA, ``BlipModel``, CLIP, SigLIP …) is
+    loaded with the class its config names, or the family's usual class when it names none,
+    and the tower is taken from it. Only the tower's own weights must all be in the
+    checkpoint: a missing text half is no concern of an image encoder, a missing tower weight
+    is refused with the checkpoint's path and the keys.
+
+    Returns ``(tower, processor, info)`` where info has the model type, resolved path and the
+    class the checkpoint was loaded with.
     """
     import transformers
     from transformers import AutoConfig, AutoImageProcessor
 
     quiet_transformers()
     path = resolve(name, "image encoder")
+    where = name if str(path) == name else f"{name} ({path})"
     config = AutoConfig.from_pretrained(path)
     owner = _OWNERS.get(config.model_type)
     if owner is None:
         raise ModelNotAvailableError(
-            f"{name}: model type {config.model_type!r} is not a supported image encoder "
+            f"{where}: model type {config.model_type!r} is not a supported image encoder "
             f"(supported: {', '.join(sorted(_OWNERS))})")
-    cls = getattr(transformers, owner[0])
-    kwargs = {"dtype": dtype} if dtype is not None else {}
-    model, info = cls.from_pretrained(path, output_loading_info=True, **kwargs)
-    missing = list(info.get("missing_keys") or [])
+    cls = _checkpoint_class(transformers, config, owner)
+    kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
+    with _transformers_errors_only():  # hfpc checks the loading info itself, below
+        model, info = cls.from_pretrained(path, output_loading_info=True, ignore_mismatched_sizes=True,
+                                          **kwargs)
+    tower = getattr(model, owner[1], None) if owner[1] else model
+    if tower is None:
+        raise ModelNotAvailableError(f"{where}: {cls.__name__} has no vision tower {owner[1]!r}")
+    prefix = _prefix_of(model, tower)
+    missing = sorted(k for k in info.get("missing_keys") or () if k.startswith(prefix))
     if missing:
         raise ModelNotAvailableError(
-            f"{name}: {len(missing)} weights are missing from the checkpoint (e.g. {missing[:3]}); "
-            "refusing to run a partly random encoder")
-    if info.get("mismatched_keys"):
-        raise ModelNotAvailableError(f"{name}: weights with mismatched shapes: {info['mismatched_keys'][:3]}")
-    tower = getattr(model, owner[1]) if owner[1] else model
+            f"{where}: {len(missing)} vision-tower weights are missing from the checkpoint (loaded as "
+            f"{cls.__name__}): {_listing(missing)}; refusing to run a partly random encoder")
+    mismatched = sorted(str(_key(m)) for m in info.get("mismatched_keys") or () if str(_key(m)).startswith(prefix))
+    if mismatched:
+        raise ModelNotAvailableError(
+            f"{where}: {len(mismatched)} vision-tower weights have the wrong shape for the config "
+            f"(loaded as {cls.__name__}): {_listing(mismatched)}")
     processor = AutoImageProcessor.from_pretrained(path)
-    return tower.eval(), processor, {"model_type": config.model_type, "path": str(path), "owner": owner[0]}
+    return tower.eval(), processor, {"model_type": config.model_type, "path": str(path), "owner": cls.__name__}
+
+
+def _checkpoint_class(transformers: Any, config: Any, owner: tuple[str, str | None]) -> Any:
+    """The class that saved a composite checkpoint (so its weights load without gaps), else the family's."""
+    if owner[1] is not None:
+        for arch in getattr(config, "architectures", None) or ():
+            cls = getattr(transformers, arch, None)
+            if cls is not None and getattr(cls, "config_class", None) is type(config):
+                return cls
+    return getattr(transformers, owner[0])
+
+
+def _prefix_of(model: Any, tower: Any) -> str:
+    """The state-dict prefix of ``tower`` inside ``model`` ("" when the model is the tower)."""
+    if tower is model:
+        return ""
+    for mod_name, mod in model.named_modules():
+        if mod is tower:
+            return f"{mod_name}."
+    return ""  # pragma: no cover - the tower is always a submodule
+
+
+def _key(entry: Any) -> Any:
+    """A mismatched-keys entry is a key or a (key, shape, shape) tuple, by transformers version."""
+    return entry[0] if isinstance(entry, tuple) else entry
+
+
+def _listing(keys: list[str], n: int = 8) -> str:
+    return ", ".join(keys[:n]) + (f" … and {len(keys) - n} more" if len(keys) > n else "")
+
+
+@contextlib.contextmanager
+def _transformers_errors_only() -> Iterator[None]:
+    """Keep transformers' load report (missing/unexpected keys of the non-tower half) quiet."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
