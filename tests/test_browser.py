@@ -59,3 +59,42 @@ def test_evaluation_page_shows_curves_and_galleries(page, results: Path, demo_se
     assert loaded >= 5  # four ROC/PR curves and the histogram
     assert page.locator("#metrics tr").count() >= 10
     page.screenshot(path=str(results.parent / "ev" / "screenshot.png"), full_page=True)
+
+
+def _broken_images(page) -> list[str]:
+    """alt text and src head of every <img> the browser could not decode."""
+    return page.evaluate(
+        "[...document.images].filter(i => !i.complete || i.naturalWidth === 0)"
+        ".map(i => i.alt + ': ' + i.src.slice(0, 80))")
+
+
+def test_demo_report_and_evaluation_page_load_every_image(page, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hfpc demo --out <relative>` then `hfpc evaluate` from another folder: no broken images."""
+    from typer.testing import CliRunner
+
+    from hfpc.cli import app
+
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["demo", "--out", "demo1", "--n", "16", "-j", "2"])
+    assert r.exit_code == 0, r.output
+    page.goto((tmp_path / "demo1" / "report.html").as_uri())
+    n_img = page.locator("img").count()
+    assert n_img >= 2 * 16, f"the demo report shows {n_img} images for 16 samples"
+    assert _broken_images(page) == []
+    page.screenshot(path=str(tmp_path / "demo_report.png"), full_page=False)
+
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    r = runner.invoke(app, ["evaluate", "../demo1/results.jsonl", "--labels", "../demo1/data/manifest.jsonl",
+                            "-o", "ev", "--bootstrap", "10"])
+    assert r.exit_code == 0, r.output
+    ev = tmp_path / "elsewhere" / "ev" / "index.html"
+    page.goto(ev.as_uri())
+    cards = page.locator(".gallery .card").count()
+    assert cards > 0
+    assert page.locator(".gallery img").count() == 2 * cards
+    assert page.locator("img").count() >= 5 + 2 * cards
+    assert _broken_images(page) == []
+    page.screenshot(path=str(tmp_path / "evaluation.png"), full_page=True)

@@ -84,3 +84,20 @@ def test_missing_extra_is_named(tmp_path: Path, monkeypatch, capsys, demo_set: P
         main()
     assert e.value.code == 2
     assert "pip install 'hfpc[eval]'" in capsys.readouterr().err
+
+
+def test_report_finds_images_of_rows_written_from_another_folder(tmp_path: Path, monkeypatch) -> None:
+    """Rows written by `hfpc filter` with relative paths store them relative to that run's folder."""
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["demo-data", "work/d", "--n", "3", "--seed", "2", "--size", "128"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["filter", "work/d/manifest.jsonl", "-o", "work/out/results.jsonl", "-j", "1"])
+    assert r.exit_code in (0, 1), r.output
+    rows = [json.loads(x) for x in (tmp_path / "work/out/results.jsonl").read_text().splitlines()]
+    assert not Path(rows[0]["original"]).is_absolute()  # the case that used to break
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path / "other")
+    r = runner.invoke(app, ["report", str(tmp_path / "work/out/results.jsonl"), "-o", "r.html"])
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "other" / "r.html").read_text()
+    assert text.count('src="data:image/jpeg;base64,') >= 2 * 3, "original and generated of every row"

@@ -10,7 +10,6 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from hfpc.data.manifests import resolve_ref
 from hfpc.evaluation import metrics as M
 from hfpc.evaluation.scores import arrays, join_labels
 
@@ -93,7 +92,7 @@ def evaluate(results: str | Path, labels: str | Path, out: str | Path, checks: l
     """Join results to labels, compute metrics with CIs, write metrics.json, figures and index.html."""
     import matplotlib  # noqa: F401 - fail before any work when the eval extra is missing
 
-    from hfpc.report.html import thumbnail
+    from hfpc.report.html import locate_ref, thumbnail
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -111,7 +110,7 @@ def evaluate(results: str | Path, labels: str | Path, out: str | Path, checks: l
 
     def card(r: dict[str, Any], score: float) -> dict[str, Any]:
         def img(p: str) -> str | None:
-            return thumbnail(resolve_ref(p, base), 200)
+            return thumbnail(locate_ref(p, base), 200)
         return {"id": r["id"], "score": score, "category": r["category"], "kind": r.get("kind"),
                 "why": "; ".join(f"{k}: {c['explanation']}" for k, c in r["checks"].items()),
                 "original": img(r["original"]), "generated": img(r["generated"])}

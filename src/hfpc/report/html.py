@@ -1,6 +1,9 @@
 """A self-contained HTML gallery of results: original / generated / heatmap, verdict, reasons.
 
 Images are embedded as downscaled JPEG data URIs, so the file can be mailed or archived alone.
+Relative image references in result rows are looked up next to the results file first, then in
+the folders above it (a run of ``hfpc filter`` from a parent folder with relative paths records
+them relative to that folder), then in the current directory.
 """
 
 from __future__ import annotations
@@ -21,6 +24,24 @@ from hfpc.results import read_results
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("hfpc.report", "templates"),
                           autoescape=jinja2.select_autoescape(["html"]))
+
+
+def locate_ref(ref: str, base: str | Path) -> str:
+    """Where the image a result row names lies, for a results file in the folder ``base``.
+
+    URLs and absolute paths are returned as they are. A relative path is tried against
+    ``base``, each folder above it and the current directory; the first that exists wins, and
+    ``base / ref`` is returned when none does (the caller then reports it as missing).
+    """
+    first = resolve_ref(ref, Path(base))
+    if "://" in ref or Path(ref).expanduser().is_absolute() or Path(first).exists():
+        return first
+    here = Path(base).resolve()
+    for folder in (*here.parents, Path.cwd()):
+        candidate = folder / ref
+        if candidate.exists():
+            return str(candidate)
+    return first
 
 
 def thumbnail(path: str | Path, side: int = 256) -> str | None:
@@ -54,9 +75,9 @@ def write_report(results: str | Path, out: str | Path, limit: int | None = None,
             "row": r,
             "status": "error" if r.get("error") else ("pass" if r.get("passed") else "fail"),
             "failing": failing,
-            "original": thumbnail(resolve_ref(r["original"], base), thumb),
-            "generated": thumbnail(resolve_ref(r["generated"], base), thumb),
-            "heatmaps": [(name, thumbnail(resolve_ref(h, base), thumb)) for name, h in heats],
+            "original": thumbnail(locate_ref(r["original"], base), thumb),
+            "generated": thumbnail(locate_ref(r["generated"], base), thumb),
+            "heatmaps": [(name, thumbnail(locate_ref(h, base), thumb)) for name, h in heats],
         })
     counts = Counter(c["status"] for c in (
         {"status": "error" if r.get("error") else ("pass" if r.get("passed") else "fail")} for r in rows))
