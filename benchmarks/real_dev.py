@@ -88,7 +88,7 @@ def main() -> None:
         print(f"{reason:22s} {len(v):3d} {sum(a for a, _ in v) / len(v):8.0%} {sum(b for _, b in v) / len(v):8.0%}")
     print("\ndisagreements (id, label reason, judge, sentence):")
     for d in r["disagreements"]:
-        print("  " + " | ".join(d))
+        print(("  " + " | ".join(d))[:260])
 
 
 if __name__ == "__main__":

@@ -19,17 +19,15 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from hfpc.settings import CheckSettings
 from hfpc.checks.base import Check, JudgeItem
 from hfpc.data.images import save_image
 from hfpc.types import CheckResult
 
 
-class RewardSettings(BaseModel):
+class RewardSettings(CheckSettings):
     """Profile section of the ``reward`` check."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = True
     checkpoint: str = Field(..., description="reward model directory or hub id (hfpc train reward --out)")
     threshold: float | None = Field(None, ge=0, le=1, description=(
         "minimum σ(r) to pass; default: the threshold stored in the checkpoint"))

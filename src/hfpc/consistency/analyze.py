@@ -12,7 +12,7 @@ from hfpc.consistency.compare import Comparison, compare_product, growth_share
 from hfpc.consistency.config import ConsistencySettings
 from hfpc.consistency.locate import Location, locate_product, score_at, similarity
 from hfpc.consistency.match import assign
-from hfpc.consistency.segment_classic import segment_original
+from hfpc.consistency.segment import get_segmenter
 
 
 @dataclass
@@ -118,7 +118,7 @@ def prepare_original(rgb: np.ndarray, mask: np.ndarray | None,
         if mask.shape != rgb.shape[:2]:
             raise ValueError(f"mask size {mask.shape[::-1]} differs from the original's {rgb.shape[1::-1]}")
         m = _downscale(mask.astype(np.uint8) * 255, settings.max_side, cv2.INTER_LINEAR) >= 128
-    masks, source = segment_original(o, m, settings)
+    masks, source = get_segmenter(settings).segment(o, m)
     return o, masks, source
 
 
@@ -135,7 +135,8 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
     g = _downscale(generated, settings.max_side)
     if not masks:
         return ConsistencyReport([], source, g)
-    cands = [locate_product(o, m, g, settings) for m in masks]
+    shared: dict = {}
+    cands = [locate_product(o, m, g, settings, shared) for m in masks]
     _share_layout(o, masks, g, cands, settings)
     same = similarity(g.shape[1] / o.shape[1], 0.0, 0.0)
     pairings = assign(masks, cands, same, settings.locate_min_score)
@@ -178,7 +179,7 @@ def _share_layout(o: np.ndarray, masks: list[np.ndarray], g: np.ndarray, cands: 
         for mv in moves:
             if any(np.abs(mv.matrix - x.matrix).max() < 1e-6 for x in c):
                 continue
-            score = score_at(o, mask, g, mv.matrix)
+            score = score_at(o, mask, g, mv.matrix, settings)
             if score > best:
                 c.insert(0, Location(mv.matrix.copy(), score, "layout"))
                 best = score

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from hfpc.settings import CheckSettings
 
 
-class ConsistencySettings(BaseModel):
+class ConsistencySettings(CheckSettings):
     """Thresholds and knobs of the ``consistency`` check (all live in the Profile)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = True
     backend: Literal["classic"] = Field("classic", description="segmentation backend")
     threshold: float = Field(0.95, ge=0, le=1, description=(
         "minimum share of each product's pixels that must be unchanged (the check's value)"))
@@ -39,15 +38,47 @@ class ConsistencySettings(BaseModel):
         "minimum masked correlation for a product to count as found in the generated image"))
     identity_accept: float = Field(0.85, ge=-1, le=1, description=(
         "correlation at the original position above which no search for a moved product runs"))
-    min_scale: float = Field(0.4, gt=0, description="smallest rescale searched for a moved product")
+    min_scale: float = Field(0.15, gt=0, description=(
+        "smallest rescale searched for a moved product (composition tools shrink it to a fifth)"))
     max_scale: float = Field(2.0, gt=0, description="largest rescale searched for a moved product")
     max_side: int = Field(512, ge=64, description="long side of the working resolution in pixels")
     search_side: int = Field(160, ge=32, description="long side of the coarse search resolution")
-    search_scales: int = Field(18, ge=1, description="number of scales tried by the coarse search")
+    search_scales: int = Field(26, ge=1, description="number of scales tried by the coarse search")
+    max_rotation: float = Field(20.0, ge=0, le=180, description=(
+        "largest rotation (degrees) accepted for a product found by keypoints"))
+    keypoint_features: int = Field(1500, ge=50, description="SIFT keypoints per image for the keypoint search")
+    keypoint_side: int = Field(384, ge=64, description="long side at which keypoints are detected")
+    keypoint_ratio: float = Field(0.8, gt=0, le=1, description="Lowe's ratio test for keypoint matches")
+    keypoint_min_inliers: int = Field(8, ge=3, description=(
+        "fewest RANSAC inliers for a keypoint location to be proposed"))
+    min_visible: float = Field(0.6, ge=0, le=1, description=(
+        "smallest share of a product that must lie inside the generated frame at a candidate place"))
+    flat_std: float = Field(6.0, ge=0, description=(
+        "a product whose pixel standard deviation is below this is flat: it is scored by colour "
+        "closeness instead of correlation (which is undefined for a flat patch)"))
+    flat_scale: float = Field(40.0, gt=0, description=(
+        "mean pixel difference at which a flat product's score reaches 0"))
     min_product_area: float = Field(0.002, ge=0, description=(
         "smallest connected component (share of the image) treated as a product"))
     background_delta: float = Field(14.0, gt=0, description=(
         "Lab distance from the border colour above which an original pixel is product"))
+    border_colours: int = Field(4, ge=1, le=8, description=(
+        "number of backdrop colours learned from the original's border (a wall and a floor are two)"))
+    hole_match: float = Field(0.5, gt=0, le=1, description=(
+        "an enclosed region whose median distance to the backdrop colours is below this share of "
+        "`background_delta` is a see-through hole (removed from the product whatever its size)"))
+    min_part_share: float = Field(0.1, ge=0, le=1, description=(
+        "smallest component, as a share of the largest, treated as a product: headline text, price "
+        "tags, badges and specks beside the main product are not products"))
+    scene_spread: float = Field(10.0, ge=0, description=(
+        "mean colour spread (Lab) of the original's border above which the border is a scene, "
+        "not a backdrop: the central object is then segmented with GrabCut"))
+    scene_min_share: float = Field(0.03, ge=0, le=1, description=(
+        "below this share of the frame the backdrop model found no product: the original is "
+        "treated as a scene photo and its central object is segmented with GrabCut"))
+    scene_max_share: float = Field(0.8, ge=0, le=1, description=(
+        "above this share of the frame the backdrop model failed (the border is a scene): the "
+        "central object is segmented with GrabCut"))
     grabcut: Literal["auto", "always", "never"] = Field("auto", description=(
         "refine the original's mask with GrabCut: only when ambiguous, always, or never"))
     max_colour_gain: float = Field(1.25, ge=1, description=(

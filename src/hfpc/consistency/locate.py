@@ -1,8 +1,10 @@
 """Find where a product of the original sits in the generated image.
 
-Same place first (the usual case: the generator kept the layout); if the product does not
-correlate there, a multi-scale masked template search finds a rescaled/moved copy. Locations
-are similarity transforms (scale + translation) from original to generated pixels.
+Same place first (inpainting keeps the layout); if the product does not correlate there,
+keypoints (rotation, mirror, any scale), a multi-scale masked template search and a silhouette
+search in the product's colours (flat products) propose moved, rescaled or mirrored copies.
+Locations are 2×3 transforms (scale, rotation, optional mirror, shift) from original to
+generated pixels; each is scored by how well the product matches there.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import cv2
 import numpy as np
 
 from hfpc.consistency.config import ConsistencySettings
+from hfpc.consistency.keypoints import keypoint_locations
 
 
 @dataclass
@@ -23,10 +26,23 @@ class Location:
     score: float
     method: str
 
+    inliers: int = 0
+
     @property
     def scale(self) -> float:
         """Isotropic scale of the transform."""
         return float(np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
+
+    @property
+    def mirrored(self) -> bool:
+        """True when the product appears flipped left-right."""
+        return bool(np.linalg.det(self.matrix[:, :2]) < 0)
+
+    @property
+    def rotation(self) -> float:
+        """Rotation in degrees (of the unmirrored product)."""
+        m = self.matrix[:, :2] @ np.diag([-1.0, 1.0]) if self.mirrored else self.matrix[:, :2]
+        return float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))
 
 
 def bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -52,137 +68,203 @@ def warp_to_original(gen: np.ndarray, matrix: np.ndarray, box: tuple[int, int, i
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
 
 
-def masked_ncc(a: np.ndarray, b: np.ndarray, m: np.ndarray) -> float:
-    """Zero-mean normalised correlation of two images inside a mask, over all channels."""
+def masked_ncc(a: np.ndarray, b: np.ndarray, m: np.ndarray, flat_std: float = 6.0,
+               flat_scale: float = 40.0) -> float:
+    """Zero-mean normalised correlation of two images inside a mask, over all channels.
+
+    A flat product (standard deviation under ``flat_std``) has no pattern to correlate; its
+    score is then colour closeness, 1 − mean |difference| / ``flat_scale``, in [−1, 1].
+    """
     if m.sum() < 4:
         return -1.0
     x = a[m].astype(np.float64)
     y = b[m].astype(np.float64)
+    if x.std(axis=0).max() < flat_std:
+        return float(np.clip(1 - np.abs(x - y).mean() / flat_scale, -1, 1))
     x -= x.mean(axis=0)
     y -= y.mean(axis=0)
     den = np.sqrt((x * x).sum() * (y * y).sum())
     return float((x * y).sum() / den) if den > 1e-9 else -1.0
 
 
-def score_at(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix: np.ndarray) -> float:
+def score_at(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix: np.ndarray,
+             settings: ConsistencySettings | None = None) -> float:
     """Masked correlation of the product with the generated image seen through ``matrix``."""
+    s = settings or ConsistencySettings()
     box = bbox(mask)
     x0, y0, x1, y1 = box
     g = warp_to_original(gen, matrix, box)
     m = mask[y0:y1, x0:x1]
     inside = warp_to_original(np.full(gen.shape[:2], 255, np.uint8), matrix, box, cv2.INTER_NEAREST) > 0
-    if (m & inside).sum() < 0.6 * m.sum():
+    if (m & inside).sum() < s.min_visible * m.sum():
         return -1.0
-    return masked_ncc(orig[y0:y1, x0:x1], g, m & inside)
+    return masked_ncc(orig[y0:y1, x0:x1], g, m & inside, s.flat_std, s.flat_scale)
 
 
-def _match(image: np.ndarray, templ: np.ndarray, tmask: np.ndarray) -> np.ndarray:
-    if templ.ndim == 3:
+def colour_likelihood(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray) -> np.ndarray:
+    """Per generated pixel, how typical its colour is of the product (histogram back-projection).
+
+    Coarse lightness bins keep it tolerant of relighting; the ratio to the generated image's own
+    histogram makes colours common everywhere in the scene count less.
+    """
+    bins, ranges = [6, 24, 24], [0, 256, 0, 256, 0, 256]
+    lo = cv2.cvtColor(orig, cv2.COLOR_RGB2LAB)
+    lg = cv2.cvtColor(gen, cv2.COLOR_RGB2LAB)
+    hp = cv2.calcHist([lo], [0, 1, 2], mask.astype(np.uint8), bins, ranges)
+    hg = cv2.calcHist([lg], [0, 1, 2], None, bins, ranges)
+    hp = cv2.GaussianBlur(hp.reshape(6, -1), (0, 0), 0.7).reshape(hp.shape) / max(1.0, hp.sum())
+    hg = hg / max(1.0, hg.sum())
+    ratio = np.minimum(hp / np.maximum(hg, 1e-6), 1.0).astype(np.float32)
+    ratio = (ratio / max(float(ratio.max()), 1e-6) * 255).astype(np.float32)
+    return cv2.calcBackProject([lg], [0, 1, 2], ratio, ranges, 1)
+
+
+def _match(image: np.ndarray, templ: np.ndarray, tmask: np.ndarray | None) -> np.ndarray:
+    if tmask is not None and templ.ndim == 3:
         tmask = cv2.merge([tmask] * templ.shape[2])
     res = cv2.matchTemplate(image, templ, cv2.TM_CCOEFF_NORMED, mask=tmask)
     res[~np.isfinite(res)] = -1.0
     return res
 
 
-def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
-                    settings: ConsistencySettings, top_k: int = 2,
-                    identity: np.ndarray | None = None) -> list[Location]:
-    """Coarse multi-scale masked template matching, then a fine search around the best peaks.
+def _place(s: float, x: float, y: float, box: tuple[int, int, int, int], mirrored: bool) -> np.ndarray:
+    """Transform that puts the (optionally mirrored) crop ``box`` at (x, y) with scale ``s``."""
+    x0, y0, x1, _ = box
+    if mirrored:
+        return np.array([[-s, 0.0, x + s * (x1 - 1)], [0.0, s, y - s * y0]], np.float64)
+    return similarity(s, x - s * x0, y - s * y0)
 
-    With ``identity`` given, a single-scale match runs first; if its peak is the product's own
-    place, the product has not moved and no candidates are returned.
+
+def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
+                    settings: ConsistencySettings, top_k: int = 3,
+                    identity: np.ndarray | None = None) -> list[Location]:
+    """Multi-scale search, plain and mirrored, on luminance and on the product-colour map.
+
+    The luminance pass finds textured products; the colour-map pass matches the product's
+    silhouette against where its colours are, which finds flat products. The best peaks are
+    refined in colour at full resolution. With ``identity`` given, a single-scale match runs
+    first; if its peak is the product's own place, no candidates are returned.
     """
-    x0, y0, x1, y1 = bbox(mask)
+    box = bbox(mask)
+    x0, y0, x1, y1 = box
     bw, bh = x1 - x0, y1 - y0
     gh, gw = gen.shape[:2]
     f = min(1.0, settings.search_side / max(gh, gw))
-    # the coarse pass runs on luminance (a third of the work); refinement uses colour
-    gs = cv2.cvtColor(cv2.resize(gen, (max(1, int(gw * f)), max(1, int(gh * f))),
-                                 interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+    size = (max(1, int(gw * f)), max(1, int(gh * f)))
+    gs = cv2.cvtColor(cv2.resize(gen, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
     crop = orig[y0:y1, x0:x1]
     crop_gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
     cmask = mask[y0:y1, x0:x1].astype(np.uint8) * 255
-    peaks: list[tuple[float, float, int, int]] = []
-    scales = np.geomspace(settings.min_scale, settings.max_scale, settings.search_scales)
-    half_step = float(np.sqrt(scales[1] / scales[0])) if len(scales) > 1 else 1.03
     if identity is not None:
-        # an in-place product (altered or not) need not be searched for at every scale
         s = float(identity[0, 0])
         t = cv2.resize(crop_gray, (max(6, round(bw * s * f)), max(6, round(bh * s * f))),
                        interpolation=cv2.INTER_AREA)
         tm = cv2.resize(cmask, t.shape[1::-1], interpolation=cv2.INTER_NEAREST)
         if t.shape[0] <= gs.shape[0] and t.shape[1] <= gs.shape[1] and tm.any():
-            _, best, _, loc = cv2.minMaxLoc(_match(gs, t, tm))
+            _, _, _, loc = cv2.minMaxLoc(_match(gs, t, tm))
             ix, iy = identity[0, 2] + s * x0, identity[1, 2] + s * y0
             if abs(loc[0] / f - ix) <= 3 / f and abs(loc[1] / f - iy) <= 3 / f:
                 return []
-    for s in scales:
-        tw, th = int(round(bw * s * f)), int(round(bh * s * f))
-        if tw < 6 or th < 6 or tw > gs.shape[1] or th > gs.shape[0]:
-            continue
-        t = cv2.resize(crop_gray, (tw, th), interpolation=cv2.INTER_AREA)
-        tm = cv2.resize(cmask, (tw, th), interpolation=cv2.INTER_NEAREST)
-        if tm.sum() == 0:
-            continue
-        res = _match(gs, t, tm)
-        _, best, _, loc = cv2.minMaxLoc(res)
-        peaks.append((float(best), float(s), loc[0], loc[1]))
-    peaks.sort(reverse=True)
+    like = cv2.resize(colour_likelihood(orig, mask, gen).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    silhouette = cmask.astype(np.float32) / 255
+    peaks: list[tuple[float, float, int, int, bool, str]] = []
+    scales = np.geomspace(settings.min_scale, settings.max_scale, settings.search_scales)
+    half_step = float(np.sqrt(scales[1] / scales[0])) if len(scales) > 1 else 1.03
+    for mirrored in (False, True):
+        cg = crop_gray[:, ::-1] if mirrored else crop_gray
+        cm = cmask[:, ::-1] if mirrored else cmask
+        sil = silhouette[:, ::-1] if mirrored else silhouette
+        for s in scales:
+            tw, th = int(round(bw * s * f)), int(round(bh * s * f))
+            if tw < 6 or th < 6 or tw > gs.shape[1] or th > gs.shape[0]:
+                continue
+            tm = cv2.resize(cm, (tw, th), interpolation=cv2.INTER_NEAREST)
+            if tm.sum() == 0 or tm.all():
+                continue
+            t = cv2.resize(np.ascontiguousarray(cg), (tw, th), interpolation=cv2.INTER_AREA)
+            _, best, _, loc = cv2.minMaxLoc(_match(gs, t, tm))
+            peaks.append((float(best), float(s), loc[0], loc[1], mirrored, "search"))
+            ts = cv2.resize(np.ascontiguousarray(sil), (tw, th), interpolation=cv2.INTER_AREA)
+            _, best, _, loc = cv2.minMaxLoc(_match(like, ts, None))
+            peaks.append((float(best), float(s), loc[0], loc[1], mirrored, "silhouette"))
     out: list[Location] = []
-    for _, s, lx, ly in peaks[: top_k * 2]:
-        loc = _refine(crop, cmask, gen, s, lx / f, ly / f, 2.0 / f + 3, half_step)
-        if loc is None:
-            continue
-        sc, tx, ty, r = loc
-        m = similarity(sc, tx - sc * x0, ty - sc * y0)
-        if any(np.abs(m - o.matrix).max() < 3 for o in out):
-            continue
-        out.append(Location(m, r, "search"))
-        if len(out) >= top_k:
-            break
+    for kind in ("search", "silhouette"):
+        ranked = sorted((p for p in peaks if p[5] == kind), reverse=True)
+        found = 0
+        for _, s, lx, ly, mirrored, _ in ranked[: top_k * 2]:
+            cr = crop[:, ::-1] if mirrored else crop
+            cm = cmask[:, ::-1] if mirrored else cmask
+            loc = _refine(np.ascontiguousarray(cr), np.ascontiguousarray(cm), gen, s, lx / f, ly / f,
+                          2.0 / f + 3, half_step)
+            if loc is None:
+                continue
+            sc, tx, ty, _ = loc
+            m = _place(sc, tx, ty, box, mirrored)
+            if any(np.abs(m - o.matrix).max() < 3 for o in out):
+                continue
+            out.append(Location(m, -1.0, kind))
+            found += 1
+            if found >= top_k:
+                break
     return out
 
 
 def _refine(crop: np.ndarray, cmask: np.ndarray, gen: np.ndarray, s: float, x: float, y: float,
-            radius: float, half_step: float) -> tuple[float, float, float, float] | None:
+            radius: float, half_step: float, side: int = 128) -> tuple[float, float, float, float] | None:
+    """Best (scale, x, y, correlation) near a coarse peak, matched in colour.
+
+    The match runs where the template's long side is at most ``side`` pixels: a large product
+    is placed to within a pixel or two of the working frame, at a fraction of the cost.
+    """
     best = None
     gh, gw = gen.shape[:2]
+    r_f = min(1.0, side / max(1.0, s * max(crop.shape[:2])))
+    g_small = gen if r_f == 1.0 else cv2.resize(gen, (max(1, round(gw * r_f)), max(1, round(gh * r_f))),
+                                                 interpolation=cv2.INTER_AREA)
+    sgh, sgw = g_small.shape[:2]
     for ds in np.geomspace(1 / half_step, half_step, 5):
         sc = s * ds
-        tw, th = int(round(crop.shape[1] * sc)), int(round(crop.shape[0] * sc))
-        if tw < 4 or th < 4 or tw > gw or th > gh:
+        tw, th = int(round(crop.shape[1] * sc * r_f)), int(round(crop.shape[0] * sc * r_f))
+        if tw < 4 or th < 4 or tw > sgw or th > sgh:
             continue
-        t = cv2.resize(crop, (tw, th), interpolation=cv2.INTER_AREA if sc < 1 else cv2.INTER_LINEAR)
+        t = cv2.resize(crop, (tw, th), interpolation=cv2.INTER_AREA if sc * r_f < 1 else cv2.INTER_LINEAR)
         tm = cv2.resize(cmask, (tw, th), interpolation=cv2.INTER_NEAREST)
-        r = int(np.ceil(radius))
-        wx0, wy0 = max(0, int(x) - r), max(0, int(y) - r)
-        wx1, wy1 = min(gw, int(x) + r + tw + 1), min(gh, int(y) + r + th + 1)
-        win = gen[wy0:wy1, wx0:wx1]
+        if not tm.any():
+            continue
+        r = int(np.ceil(radius * r_f)) + 1
+        cx, cy = x * r_f, y * r_f
+        wx0, wy0 = max(0, int(cx) - r), max(0, int(cy) - r)
+        wx1, wy1 = min(sgw, int(cx) + r + tw + 1), min(sgh, int(cy) + r + th + 1)
+        win = g_small[wy0:wy1, wx0:wx1]
         if win.shape[0] < th or win.shape[1] < tw:
             continue
-        res = _match(win, t, tm)
-        _, v, _, loc = cv2.minMaxLoc(res)
+        _, v, _, loc = cv2.minMaxLoc(_match(win, t, tm))
         if best is None or v > best[3]:
-            best = (sc, wx0 + loc[0], wy0 + loc[1], float(v))
+            best = (sc, (wx0 + loc[0]) / r_f, (wy0 + loc[1]) / r_f, float(v))
     return best
 
 
-def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
-                   settings: ConsistencySettings) -> list[Location]:
-    """Candidate locations of one product in the generated image, best correlation first."""
+def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings: ConsistencySettings,
+                   cache: dict | None = None) -> list[Location]:
+    """Candidate locations of one product in the generated image, best score first.
+
+    ``cache`` carries work shared by the products of one pair (the generated image's keypoints).
+    """
     oh, ow = orig.shape[:2]
     gh, gw = gen.shape[:2]
     cands: list[Location] = []
     ident = None
     if abs(gw / ow - gh / oh) < 0.02 * gw / ow:
         ident = similarity(gw / ow, 0.0, 0.0)
-        cands.append(Location(ident, score_at(orig, mask, gen, ident), "same_place"))
+        cands.append(Location(ident, score_at(orig, mask, gen, ident, settings), "same_place"))
         if cands[0].score >= settings.identity_accept:
             return cands
+    for matrix, inliers, _, _ in keypoint_locations(orig, mask, gen, settings, cache):
+        cands.append(Location(matrix, score_at(orig, mask, gen, matrix, settings), "keypoints", inliers))
     # the in-place shortcut only when the product convincingly is at its own place
     in_place = ident if cands and cands[0].score >= settings.locate_min_score else None
     for loc in template_search(orig, mask, gen, settings, identity=in_place):
-        loc.score = score_at(orig, mask, gen, loc.matrix)
+        loc.score = score_at(orig, mask, gen, loc.matrix, settings)
         cands.append(loc)
     cands.sort(key=lambda c: -c.score)
     return cands

@@ -36,10 +36,10 @@ def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 def mapped_box(mask: np.ndarray, matrix: np.ndarray) -> tuple[float, float, float, float]:
-    """Box of ``mask`` after the similarity transform ``matrix``."""
+    """Bounding box of ``mask``'s box corners after the transform ``matrix`` (mirror, rotation)."""
     x0, y0, x1, y1 = bbox(mask)
-    p = matrix @ np.array([[x0, x1], [y0, y1], [1, 1]], np.float64)
-    return float(p[0, 0]), float(p[1, 0]), float(p[0, 1]), float(p[1, 1])
+    p = matrix @ np.array([[x0, x1, x0, x1], [y0, y0, y1, y1], [1, 1, 1, 1]], np.float64)
+    return float(p[0].min()), float(p[1].min()), float(p[0].max()), float(p[1].max())
 
 
 def assign(masks: list[np.ndarray], candidates: list[list[Location]], same_place: np.ndarray,
