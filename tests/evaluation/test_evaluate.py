@@ -83,3 +83,42 @@ def test_cli_evaluate_and_calibrate(judged: Path, demo_set: Path, tmp_path: Path
     assert (tmp_path / "c.toml").is_file() and "held-out" in r.output
     r = runner.invoke(app, ["calibrate", str(judged), "--labels", str(demo_set)])
     assert r.exit_code == 2 and "exactly one target" in r.output
+
+
+def _relabelled(demo_set: Path, out: Path, column: str | None) -> Path:
+    """The demo labels with the failure category moved to ``column`` (None: no category at all)."""
+    lines = []
+    for line in demo_set.read_text().splitlines():
+        row = json.loads(line)
+        row.pop("failure", None)
+        if column and row["label"] == 0:
+            row[column] = row["kind"]
+        for key in ("original", "generated", "mask"):  # keep the paths valid from the new folder
+            row[key] = str(demo_set.parent / row[key])
+        lines.append(json.dumps(row))
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+@pytest.mark.parametrize("column", ["reason", "category"])
+def test_per_category_comes_from_the_labels(judged: Path, demo_set: Path, tmp_path: Path, column: str) -> None:
+    labels = _relabelled(demo_set, tmp_path / "labels.jsonl", column)
+    res = evaluate(judged, labels, tmp_path / "ev", n_boot=10)
+    kinds = {json.loads(x)["kind"] for x in demo_set.read_text().splitlines() if json.loads(x)["label"] == 0}
+    assert set(res["per_category"]) == kinds | {"None"}
+    assert res["per_category"]["None"]["n"] == res["n_pass"]
+    assert res["per_category"]["missing"]["filtered"] == 1.0
+    assert res["category_source"] == "labels"
+    html = (tmp_path / "ev" / "index.html").read_text()
+    assert "<td>altered_recolour</td>" in html and "<td>floating</td>" in html
+
+
+def test_per_category_falls_back_to_the_judges_failure(judged: Path, demo_set: Path, tmp_path: Path) -> None:
+    labels = _relabelled(demo_set, tmp_path / "labels.jsonl", None)
+    res = evaluate(judged, labels, tmp_path / "ev", n_boot=10)
+    assert res["category_source"] == "results"
+    rows = {r["id"]: r for r in read_results(judged)}
+    failed_by_judge = sum(1 for r in rows.values() if r["failure"] == "product_inconsistent")
+    assert res["per_category"]["product_inconsistent"]["n"] == failed_by_judge - res["confusion"]["fn"]
+    assert "None" in res["per_category"]
+    assert "the labels name no category" in (tmp_path / "ev" / "index.html").read_text()

@@ -100,6 +100,7 @@ def evaluate(results: str | Path, labels: str | Path, out: str | Path, checks: l
     a = arrays(rows, checks)
     res = scorer_metrics(a, n_boot)
     res["join"] = join
+    res["category_source"] = join["category_source"]
     res["checks"] = checks or sorted({c for r in rows for c in r["checks"]})
     figures = plot_curves({"judge": a}, out)
     plot_histogram(a, out / "histogram.png")

@@ -15,6 +15,7 @@ import numpy as np
 from hfpc.data.manifests import read_manifest
 from hfpc.errors import HfpcError
 from hfpc.results import read_results
+from hfpc.types import Sample
 
 
 def check_score(check: dict[str, Any]) -> float:
@@ -37,12 +38,32 @@ def judge_kept(row: dict[str, Any], checks: list[str] | None = None) -> bool:
     return all(c["passed"] for k, c in row["checks"].items() if checks is None or k in checks)
 
 
+LABEL_CATEGORY_KEYS = ("reason", "category")
+"""Manifest columns (in ``Sample.meta``) that name a reviewer's failure category, besides ``failure``."""
+NO_CATEGORY = "(no category)"
+
+
+def label_category(sample: Sample) -> str | None:
+    """The failure category a reviewer gave a sample: ``reason``, ``category`` or ``failure``."""
+    for key in LABEL_CATEGORY_KEYS:
+        value = sample.meta.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return sample.failure or None
+
+
 def join_labels(results: str | Path, labels: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Result rows that have a label (errors dropped), with label, category and original attached."""
+    """Result rows that have a label (errors dropped), with label, category and original attached.
+
+    A failed row's ``category`` is the reviewer's (the labels' ``reason``, ``category`` or
+    ``failure`` column). Only when the labels name no category at all does it fall back to the
+    judge's ``failure`` of the row; ``stats["category_source"]`` says which ("labels" or
+    "results"). Passed rows have no category (None).
+    """
     rows = read_results(results)
     samples = {s.id: s for s in read_manifest(labels)}
     joined = []
-    stats = {"results": len(rows), "labelled": 0, "errors": 0, "unlabelled": 0}
+    stats: dict[str, Any] = {"results": len(rows), "labelled": 0, "errors": 0, "unlabelled": 0}
     for r in rows:
         s = samples.get(r["id"])
         if s is None or s.label is None:
@@ -51,11 +72,17 @@ def join_labels(results: str | Path, labels: str | Path) -> tuple[list[dict[str,
         if r.get("error"):
             stats["errors"] += 1
             continue
-        joined.append({**r, "label": s.label, "category": s.failure if s.label == 0 else None,
+        joined.append({**r, "label": s.label, "category": label_category(s) if s.label == 0 else None,
                        "group": s.original, "kind": s.meta.get("kind")})
         stats["labelled"] += 1
     if not joined:
         raise HfpcError(f"{results}: no result row has a label in {labels} (ids must match)")
+    failed = [r for r in joined if r["label"] == 0]
+    from_labels = any(r["category"] is not None for r in failed)
+    for r in failed:
+        if r["category"] is None:
+            r["category"] = NO_CATEGORY if from_labels else (r.get("failure") or NO_CATEGORY)
+    stats["category_source"] = "labels" if from_labels or not failed else "results"
     return joined, stats
 
 
