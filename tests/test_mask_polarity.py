@@ -48,8 +48,8 @@ def _write_masks(tmp_path: Path, sample: Sample) -> tuple[Path, Path]:
     alpha = load_mask(sample.mask)
     white = tmp_path / f"{sample.id}_white.png"
     black = tmp_path / f"{sample.id}_black.png"
-    Image.fromarray(np.where(alpha, 255, 0).astype(np.uint8), "L").save(white)
-    Image.fromarray(np.where(alpha, 0, 255).astype(np.uint8), "L").save(black)
+    Image.fromarray(np.where(alpha, 255, 0).astype(np.uint8)).save(white)
+    Image.fromarray(np.where(alpha, 0, 255).astype(np.uint8)).save(black)
     return white, black
 
 
