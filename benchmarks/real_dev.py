@@ -74,7 +74,8 @@ def main() -> None:
     labels = {s.id: s.meta | {"label": s.label} for s in samples}
     out = args.out / "results.jsonl"
     t0 = time.perf_counter()
-    run_filter(samples, out, Profile.load(args.profile), workers=args.workers or None, overwrite=True)
+    run_filter(samples, out, Profile.load(args.profile), workers=args.workers or None, overwrite=True,
+               artifacts_dir=args.out / "heatmaps")
     dt = time.perf_counter() - t0
     r = evaluate(read_results(out), labels)
     print(f"{r['n']} real pairs judged in {dt:.1f} s; results and heatmaps in {args.out}")

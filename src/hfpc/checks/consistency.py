@@ -5,8 +5,7 @@ from __future__ import annotations
 from hfpc.checks.base import Check, JudgeItem
 from hfpc.consistency.analyze import analyze_pair, prepare_original
 from hfpc.consistency.config import ConsistencySettings
-from hfpc.consistency.heatmap import render_heatmap
-from hfpc.data.images import save_image
+from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE, HEATMAP_SUFFIX, render_heatmap, write_heatmap
 from hfpc.types import CheckResult
 
 
@@ -19,7 +18,7 @@ class ConsistencyCheck(Check):
 
     name = "consistency"
     Settings = ConsistencySettings
-    failure = "product_inconsistent"
+    failure = "product_altered"
     description = "product unchanged pixel by pixel (segment, locate, match, compare)"
 
     settings: ConsistencySettings
@@ -40,12 +39,12 @@ class ConsistencyCheck(Check):
             threshold=self.settings.threshold,
             explanation=report.explanation(),
             failure=report.failure,
-            details={"mask_source": report.mask_source,
+            details={"mask_source": report.mask_source, "codes": report.codes,
                      "products": [p.details() for p in report.products]},
         )
-        where = item.artifact_path(self.name)
+        where = item.artifact_path(self.name, HEATMAP_SUFFIX)
         if where is not None:
             path, rel = where
-            save_image(path, render_heatmap(report))
+            write_heatmap(path, render_heatmap(report, max_side=HEATMAP_MAX_SIDE))
             result.artifacts["heatmap"] = rel
         return result

@@ -13,6 +13,24 @@ from hfpc.consistency.config import ConsistencySettings
 from hfpc.consistency.locate import Location, locate_product, score_at, similarity
 from hfpc.consistency.match import assign
 from hfpc.consistency.segment import get_segmenter
+from hfpc.consistency.shape import ShapeMatch, match_shape
+
+SEVERITY = {"product_missing": 4, "product_replaced": 3, "product_altered": 2, "shape_hallucination": 1}
+"""Which failure names a product (and a pair) when several findings apply."""
+
+
+@dataclass
+class Finding:
+    """One thing wrong with a product: a code a program can act on and a sentence for a reviewer."""
+
+    code: str
+    failure: str
+    sentence: str
+    where: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON form for the result row."""
+        return {"code": self.code, "failure": self.failure, "sentence": self.sentence, "where": self.where}
 
 
 @dataclass
@@ -22,12 +40,31 @@ class ProductReport:
     index: int
     area_share: float
     found: bool
-    passed: bool
-    reasons: list[str]
+    findings: list[Finding]
     location: Location | None = None
     comparison: Comparison | None = None
+    candidates: list[Location] = field(default_factory=list, repr=False)
     located_mask: np.ndarray | None = field(default=None, repr=False)
     grown_mask: np.ndarray | None = field(default=None, repr=False)
+    expected_mask: np.ndarray | None = field(default=None, repr=False)
+    """Where a product that was not found should be (its own place), for the heatmap."""
+    tier: str = ""
+    shape: ShapeMatch | None = None
+
+    @property
+    def passed(self) -> bool:
+        """True when the product was found and nothing is wrong with it."""
+        return self.found and not self.findings
+
+    @property
+    def reasons(self) -> list[str]:
+        """The findings' sentences."""
+        return [f.sentence for f in self.findings]
+
+    @property
+    def failure(self) -> str | None:
+        """The most severe finding's failure code."""
+        return max((f.failure for f in self.findings), key=SEVERITY.get, default=None)
 
     @property
     def preserved(self) -> float:
@@ -36,13 +73,22 @@ class ProductReport:
 
     def details(self) -> dict[str, Any]:
         """JSON-ready measures for the result row."""
-        d: dict[str, Any] = {"product": self.index, "found": self.found, "passed": self.passed,
-                             "area_share": round(self.area_share, 4), "reasons": self.reasons}
+        d: dict[str, Any] = {"product": self.index + 1, "found": self.found, "passed": self.passed,
+                             "area_share": round(self.area_share, 4), "reasons": self.reasons,
+                             "findings": [f.to_dict() for f in self.findings], "tier": self.tier}
+        if self.shape is not None:
+            d["shape"] = {"iou": round(self.shape.iou, 3), "aspect_change": round(self.shape.aspect_change, 3)}
         if self.location is not None:
             m = self.location.matrix
             d["location"] = {"method": self.location.method, "score": round(self.location.score, 4),
+                             "inliers": self.location.inliers, "silhouette": round(self.location.silhouette, 3), "mirrored": self.location.mirrored,
+                             "rotation": round(self.location.rotation, 1),
                              "scale": round(self.location.scale, 4),
                              "dx": round(float(m[0, 2]), 1), "dy": round(float(m[1, 2]), 1)}
+        if self.location is None and self.candidates:
+            d["candidates"] = [{"method": c.method, "score": round(c.score, 3), "inliers": c.inliers,
+                                "silhouette": round(c.silhouette, 3), "scale": round(c.scale, 3)}
+                               for c in sorted(self.candidates, key=lambda c: -(c.score + c.silhouette))[:3]]
         if self.comparison is not None:
             c = self.comparison
             d.update(preserved=round(self.preserved, 4), changed_share=round(c.changed_share, 4),
@@ -73,13 +119,17 @@ class ConsistencyReport:
 
     @property
     def failure(self) -> str | None:
-        """Failure category: shape hallucination when only growth failed, else inconsistency."""
+        """The most severe failure code over all products (``product_missing`` when none was segmented)."""
         if self.passed:
             return None
-        bad = [p for p in self.products if not p.passed]
-        if bad and all(r.startswith("grew") for p in bad for r in p.reasons):
-            return "shape_hallucination"
-        return "product_inconsistent"
+        if not self.products:
+            return "product_missing"
+        return max((p.failure for p in self.products if p.failure), key=SEVERITY.get, default=None)
+
+    @property
+    def codes(self) -> list[str]:
+        """Every finding's code, product by product, without repeats."""
+        return list(dict.fromkeys(f.code for p in self.products for f in p.findings))
 
     def explanation(self) -> str:
         """One sentence a reviewer understands."""
@@ -88,17 +138,34 @@ class ConsistencyReport:
         n = len(self.products)
         if self.passed:
             worst = min(self.products, key=lambda p: p.preserved)
-            moved = any(p.location and p.location.method != "same_place" for p in self.products)
-            where = "moved/rescaled but " if moved else ""
-            return (f"{'the product is' if n == 1 else f'all {n} products are'} {where}unchanged "
+            how = _layout_words([p.location for p in self.products if p.location is not None])
+            redrawn = any(p.tier == "redrawn" for p in self.products)
+            kept = "redrawn but recognisably unchanged" if redrawn else "unchanged"
+            return (f"{'the product is' if n == 1 else f'all {n} products are'} {how}{kept} "
                     f"({100 * worst.preserved:.0f} % of pixels preserved)")
         parts = []
         for p in self.products:
             if p.passed:
                 continue
             name = "the product" if n == 1 else f"product {p.index + 1}"
-            parts.append(f"{name} {p.reasons[0]}")
+            parts.append(f"{name} {p.findings[0].sentence}")
         return "; ".join(parts)
+
+
+def _layout_words(locations: list[Location]) -> str:
+    """How the products moved, in words ("mirrored, moved and rescaled but ")."""
+    words = []
+    if any(loc.mirrored for loc in locations):
+        words.append("mirrored")
+    if any(abs(loc.rotation) > 3 for loc in locations):
+        words.append("rotated")
+    if any(loc.method != "same_place" for loc in locations):
+        words.append("moved")
+    if any(abs(loc.scale - 1) > 0.05 and loc.method != "same_place" for loc in locations):
+        words.append("rescaled")
+    if not words:
+        return ""
+    return (", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]) + " but "
 
 
 def _downscale(img: np.ndarray, max_side: int, interp: int = cv2.INTER_AREA) -> np.ndarray:
@@ -118,6 +185,9 @@ def prepare_original(rgb: np.ndarray, mask: np.ndarray | None,
         if mask.shape != rgb.shape[:2]:
             raise ValueError(f"mask size {mask.shape[::-1]} differs from the original's {rgb.shape[1::-1]}")
         m = _downscale(mask.astype(np.uint8) * 255, settings.max_side, cv2.INTER_LINEAR) >= 128
+        if m.mean() > settings.max_mask_share:
+            # an alpha channel that only trims the border is not a product cut-out
+            m = None
     masks, source = get_segmenter(settings).segment(o, m)
     return o, masks, source
 
@@ -139,7 +209,8 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
     cands = [locate_product(o, m, g, settings, shared) for m in masks]
     _share_layout(o, masks, g, cands, settings)
     same = similarity(g.shape[1] / o.shape[1], 0.0, 0.0)
-    pairings = assign(masks, cands, same, settings.locate_min_score)
+    pairings = assign(masks, cands, same, settings.locate_min_score, settings.match_distance_weight,
+                      settings.match_iou_weight, settings.keypoint_accept, settings.silhouette_accept)
     total = o.shape[0] * o.shape[1]
     reports = []
     located_all = [
@@ -150,22 +221,41 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
     for p, mask, located in zip(pairings, masks, located_all):
         area = float(mask.sum() / total)
         if p.location is None:
-            best = max((c.score for c in cands[p.product]), default=-1.0)
-            reports.append(ProductReport(p.product, area, False, False, [
-                f"was not found in the generated image (best correlation {best:.2f} < "
-                f"{settings.locate_min_score:.2f}): missing or replaced"]))
+            reports.append(_not_found(p.product, area, cands[p.product], mask, same, g.shape[:2], settings))
             continue
+        pasted = p.location.score >= settings.pasted_score
         comp = compare_product(o, mask, g, p.location.matrix, settings,
-                               tolerance=1 if p.location.method != "same_place" else 0)
+                               tolerance=1 if p.location.method != "same_place" else 0,
+                               side=settings.compare_side if pasted else settings.redrawn_side)
         others = np.zeros(g.shape[:2], bool)
         for other in located_all:
             if other is not None and other is not located:
                 others |= other
-        comp.growth, grown = growth_share(g, located, others)
-        reasons = _reasons(comp, settings)
-        reports.append(ProductReport(p.product, area, True, not reasons, reasons, p.location, comp,
-                                     located, grown))
+        comp.growth, grown = growth_share(g, located, others, settings.growth_margin,
+                                          settings.growth_max_distance)
+        shape = None if pasted else match_shape(g, located)
+        findings = _findings(comp, shape, pasted, settings)
+        reports.append(ProductReport(p.product, area, True, findings, p.location, comp,
+                                     candidates=cands[p.product], located_mask=located, grown_mask=grown,
+                                     tier="pasted" if pasted else "redrawn", shape=shape))
     return ConsistencyReport(reports, source, g)
+
+
+def _not_found(index: int, area: float, cands: list[Location], mask: np.ndarray, same: np.ndarray,
+               shape: tuple[int, int], s: ConsistencySettings) -> ProductReport:
+    """Report for a product with no counterpart: missing when nothing resembles it, else replaced."""
+    best = max((c.score for c in cands), default=-1.0)
+    colour = max((c.silhouette for c in cands), default=-1.0)
+    expected = cv2.warpAffine(mask.astype(np.uint8), same, (shape[1], shape[0]), flags=cv2.INTER_NEAREST) > 0
+    if best < s.missing_score and colour < s.missing_score:
+        f = Finding("not_found", "product_missing",
+                    f"is missing: nothing in the generated image resembles it (best correlation {best:.2f}, "
+                    f"colour match {colour:.2f})")
+    else:
+        f = Finding("not_found", "product_replaced",
+                    f"was not found in the generated image (best correlation {best:.2f} < "
+                    f"{s.locate_min_score:.2f}): replaced by another object or missing")
+    return ProductReport(index, area, False, [f], candidates=cands, expected_mask=expected)
 
 
 def _share_layout(o: np.ndarray, masks: list[np.ndarray], g: np.ndarray, cands: list[list[Location]],
@@ -186,24 +276,48 @@ def _share_layout(o: np.ndarray, masks: list[np.ndarray], g: np.ndarray, cands: 
         c.sort(key=lambda x: -x.score)
 
 
-def _reasons(c: Comparison, s: ConsistencySettings) -> list[str]:
+def _findings(c: Comparison, shape: ShapeMatch | None, pasted: bool, s: ConsistencySettings) -> list[Finding]:
+    """What is wrong with a located product, most telling first.
+
+    A pasted product (high correlation: the generator kept its pixels) must keep them: share
+    of changed pixels, local change, structure, edges and colour are gated. A redrawn one
+    (found by keypoints, silhouette or a weaker correlation) is compared as a shopper sees it:
+    colours at a coarse scale and its proportions and outline.
+    """
     out = []
-    preserved = 1 - c.changed_share
-    if preserved < s.threshold:
-        where = f", mostly {c.where}" if c.where else ""
-        out.append(f"changed: {100 * c.changed_share:.0f} % of its pixels differ by ΔE2000 > "
-                   f"{s.delta_e:g}{where}")
-    if c.local_change > s.max_local_change:
-        where = f" ({c.where})" if c.where else ""
-        out.append(f"changed locally: {100 * c.local_change:.0f} % of one area{where} differs, "
-                   "e.g. altered print or label")
-    if c.ssim < s.min_ssim:
-        out.append(f"changed structure: SSIM {c.ssim:.2f} < {s.min_ssim:.2f}")
-    if c.edge < s.min_edge:
-        out.append(f"changed outlines/print: edge agreement {c.edge:.2f} < {s.min_edge:.2f}")
-    if c.mad > s.max_mad:
-        out.append(f"changed colours: mean pixel difference {c.mad:.1f} > {s.max_mad:g}")
+    where = f" ({c.where})" if c.where else ""
+    if shape is not None and shape.aspect_change > s.max_aspect_change:
+        out.append(Finding("proportions", "product_altered",
+                           f"changed proportions: width/height differ by {100 * (np.exp(shape.aspect_change) - 1):.0f} %"
+                           " (stretched or squeezed)"))
+    if shape is not None and shape.iou < s.min_outline_iou:
+        out.append(Finding("outline", "product_altered",
+                           f"changed outline: it overlaps its expected outline by only {100 * shape.iou:.0f} %"))
+    if pasted:
+        if 1 - c.changed_share < s.threshold:
+            out.append(Finding("changed", "product_altered",
+                               f"changed: {100 * c.changed_share:.0f} % of its pixels differ by ΔE2000 > "
+                               f"{s.delta_e:g}{where}", c.where))
+        if c.local_change > s.max_local_change:
+            out.append(Finding("changed_locally", "product_altered",
+                               f"changed locally{where}: {100 * c.local_change:.0f} % of one area differs, "
+                               "e.g. altered print or label", c.where))
+        if c.ssim < s.min_ssim:
+            out.append(Finding("structure", "product_altered",
+                               f"changed structure{where}: SSIM {c.ssim:.2f} < {s.min_ssim:.2f}", c.where))
+        if c.edge < s.min_edge:
+            out.append(Finding("print", "product_altered",
+                               f"changed outlines/print{where}: edge agreement {c.edge:.2f} < {s.min_edge:.2f}",
+                               c.where))
+        if c.mad > s.max_mad:
+            out.append(Finding("colours", "product_altered",
+                               f"changed colours: mean pixel difference {c.mad:.1f} > {s.max_mad:g}", c.where))
+    elif c.changed_share > s.redrawn_max_change:
+        out.append(Finding("colours", "product_altered",
+                           f"changed colours{where}: {100 * c.changed_share:.0f} % of it differs by ΔE2000 > "
+                           f"{s.delta_e:g} beyond what the scene's light explains", c.where))
     if s.max_growth is not None and c.growth > s.max_growth:
-        out.append(f"grew a shape outside its outline ({100 * c.growth:.0f} % of its area, e.g. a "
-                   f"pedestal, legs or handle)")
+        out.append(Finding("grown", "shape_hallucination",
+                           f"grew a shape outside its outline ({100 * c.growth:.0f} % of its area, e.g. a "
+                           "pedestal, legs or a stand)"))
     return out

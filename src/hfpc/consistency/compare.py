@@ -39,12 +39,59 @@ class Comparison:
     changed_map: np.ndarray | None = field(default=None, repr=False)
 
 
+def _design(h: int, w: int, ys: np.ndarray, xs: np.ndarray, degree: int) -> np.ndarray:
+    """Polynomial terms of normalised pixel coordinates, up to ``degree``."""
+    u = xs.astype(np.float32) / max(1, w - 1) - 0.5
+    v = ys.astype(np.float32) / max(1, h - 1) - 0.5
+    cols = [np.ones_like(u)]
+    for d in range(1, degree + 1):
+        for i in range(d + 1):
+            cols.append(u ** (d - i) * v ** i)
+    return np.stack(cols, axis=1)
+
+
+def relight(src: np.ndarray, ref: np.ndarray, m: np.ndarray, max_gain: float, max_cast: float,
+            degree: int = 2, rounds: int = 3) -> np.ndarray:
+    """Undo scene light on ``src`` so it can be compared with ``ref`` (both RGB, same frame).
+
+    Light multiplies each channel by a gain that varies smoothly across the product (warm or
+    cool light, a coloured cast, shading, a neon glow on one side). The log-ratio of the two
+    images is fitted per channel by a low-order polynomial of position, robustly: pixels that
+    disagree with the fit most (a repainted part, new print) are left out of the next round,
+    so a real change is not absorbed and stays visible. The gain common to all channels
+    (brightness, shading) is bounded by ``max_gain``; the colour of the light (how far one
+    channel's gain may exceed another's) by ``max_cast``: light tints a product, it does not
+    turn gold into silver or red into brown.
+    """
+    h, w = m.shape
+    ys, xs = np.nonzero(m)
+    if len(ys) < 16:
+        return src.astype(np.float32)
+    a = _design(h, w, ys, xs, degree)
+    ls = np.log(src[ys, xs].astype(np.float32) + 8.0)
+    lr = np.log(ref[ys, xs].astype(np.float32) + 8.0)
+    d = lr - ls
+    keep = np.ones(len(ys), bool)
+    coef = np.zeros((a.shape[1], 3), np.float32)
+    for _ in range(rounds):
+        coef, *_ = np.linalg.lstsq(a[keep], d[keep], rcond=None)
+        res = np.abs(d - a @ coef).sum(axis=1)
+        keep = res <= np.percentile(res, 70)
+    yy, xx = np.mgrid[0:h, 0:w]
+    field = (_design(h, w, yy.ravel(), xx.ravel(), degree) @ coef).reshape(h, w, 3)
+    lum = np.clip(field.mean(axis=2, keepdims=True), -np.log(max_gain), np.log(max_gain))
+    cast = np.clip(field - field.mean(axis=2, keepdims=True), -np.log(max_cast) / 2, np.log(max_cast) / 2)
+    field = lum + cast
+    out = (src.astype(np.float32) + 8.0) * np.exp(field) - 8.0
+    return np.clip(out, 0, 255)
+
+
 def colour_correct(src: np.ndarray, ref: np.ndarray, m: np.ndarray, max_gain: float,
                    max_offset: float) -> np.ndarray:
     """Map ``src`` towards ``ref`` with one brightness gain and per-channel offsets, bounded.
 
     Medians, not means, so that a repainted part of the product does not pull the correction
-    and hide itself.
+    and hide itself. Used for pixel-exact pastes; :func:`relight` models scene light.
     """
     x = src[m].astype(np.float32)
     y = ref[m].astype(np.float32)
@@ -97,23 +144,35 @@ def _where(changed: np.ndarray) -> str:
 
 
 def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix: np.ndarray,
-                    settings: ConsistencySettings, tolerance: int = 0) -> Comparison:
+                    settings: ConsistencySettings, tolerance: int = 0, side: int | None = None) -> Comparison:
     """Measures of one product against the generated image seen through ``matrix``.
 
-    A product shrunk in the generated image is compared at the generated image's scale, so
-    resampling blur of fine print is not mistaken for a change. ``tolerance`` > 0 takes each
+    Both are compared at the coarser of the two scales (and at most ``compare_side`` pixels
+    across), so resampling blur of fine print is not mistaken for a change; scene light is
+    undone first (:func:`relight`). ``tolerance`` > 0 takes each
     pixel's colour difference as the smallest over shifts of up to that many pixels, for
     products whose position was found by search (sub-pixel misregistration on sharp print).
     """
     s = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-    if s < 0.95:
+    px0, py0, px1, py1 = bbox(mask)
+    # compare where both have detail: never finer than the generated copy, nor than compare_side
+    k = min(1.0, s, (side or settings.compare_side) / max(px1 - px0, py1 - py0))
+    if k < 0.95:
         h, w = mask.shape
-        size = (max(1, round(w * s)), max(1, round(h * s)))
+        size = (max(1, round(w * k)), max(1, round(h * k)))
         orig = cv2.resize(orig, size, interpolation=cv2.INTER_AREA)
         mask = cv2.resize(mask.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) >= 128
         matrix = matrix @ np.diag([w / size[0], h / size[1], 1.0])
         if not mask.any():
             return Comparison(1.0, 1.0, 100.0, 255.0, 255.0, 0.0, 0.0, matrix=matrix)
+    frame_matrix = matrix  # original's working frame → generated image, for the heatmap
+    if s / k > 1.05:
+        # the generated copy is larger: shrink it first rather than alias it in the warp
+        f = k / s
+        gh, gw = gen.shape[:2]
+        gsize = (max(1, round(gw * f)), max(1, round(gh * f)))
+        gen = cv2.resize(gen, gsize, interpolation=cv2.INTER_AREA)
+        matrix = np.diag([gsize[0] / gw, gsize[1] / gh]) @ matrix
     box = bbox(mask)
     x0, y0, x1, y1 = box
     o = orig[y0:y1, x0:x1]
@@ -127,9 +186,9 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
     if m.sum() < 16:
         m = m_full & inside
     if m.sum() < 4:
-        return Comparison(1.0, 1.0, 100.0, 255.0, 255.0, 0.0, 0.0, box=box, matrix=matrix)
+        return Comparison(1.0, 1.0, 100.0, 255.0, 255.0, 0.0, 0.0, box=box, matrix=frame_matrix)
     mad_raw = float(np.abs(o.astype(np.float32) - g.astype(np.float32))[m].mean())
-    gc = colour_correct(g, o, m, settings.max_colour_gain, settings.max_colour_offset)
+    gc = relight(g, o, m, settings.max_light_gain, settings.max_light_cast)
     ob = cv2.GaussianBlur(o.astype(np.float32), (0, 0), settings.blur_sigma)
     gb = cv2.GaussianBlur(gc, (0, 0), settings.blur_sigma)
     mad = float(np.abs(ob - gb)[m].mean())
@@ -156,7 +215,7 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
         mad=mad, mad_raw=mad_raw,
         ssim=float(ssim_map[m].mean()),
         edge=_edge_f1(cv2.GaussianBlur(go, (3, 3), 0), cv2.GaussianBlur(gg, (3, 3), 0), m),
-        where=_where(changed), box=box, matrix=matrix, delta_e_map=de, changed_map=changed,
+        where=_where(changed), box=box, matrix=frame_matrix, delta_e_map=de, changed_map=changed,
     )
 
 

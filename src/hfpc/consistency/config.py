@@ -47,10 +47,23 @@ class ConsistencySettings(CheckSettings):
     max_rotation: float = Field(20.0, ge=0, le=180, description=(
         "largest rotation (degrees) accepted for a product found by keypoints"))
     keypoint_features: int = Field(1500, ge=50, description="SIFT keypoints per image for the keypoint search")
-    keypoint_side: int = Field(384, ge=64, description="long side at which keypoints are detected")
+    keypoint_side: int = Field(512, ge=64, description="long side at which keypoints are detected")
     keypoint_ratio: float = Field(0.8, gt=0, le=1, description="Lowe's ratio test for keypoint matches")
     keypoint_min_inliers: int = Field(8, ge=3, description=(
         "fewest RANSAC inliers for a keypoint location to be proposed"))
+    keypoint_accept: int = Field(12, ge=3, description=(
+        "keypoint inliers that count as finding the product even when its correlation is low "
+        "(re-rendered by the generator)"))
+    silhouette_accept: float = Field(0.5, ge=-1, le=1, description=(
+        "silhouette score (correlation of the product's outline with where its colours are) that "
+        "counts as finding a re-rendered or flat product"))
+    match_distance_weight: float = Field(0.3, ge=0, description=(
+        "weight of the distance from a product's own place when pairing products with regions"))
+    match_iou_weight: float = Field(0.3, ge=0, description=(
+        "weight of (1 − IoU with the product's own box) when pairing products with regions"))
+    max_mask_share: float = Field(0.95, gt=0, le=1, description=(
+        "a given mask or alpha covering more of the frame than this is ignored (it trims the "
+        "border, it does not cut out a product) and the product is segmented instead"))
     min_visible: float = Field(0.6, ge=0, le=1, description=(
         "smallest share of a product that must lie inside the generated frame at a candidate place"))
     flat_std: float = Field(6.0, ge=0, description=(
@@ -81,7 +94,31 @@ class ConsistencySettings(CheckSettings):
         "central object is segmented with GrabCut"))
     grabcut: Literal["auto", "always", "never"] = Field("auto", description=(
         "refine the original's mask with GrabCut: only when ambiguous, always, or never"))
-    max_colour_gain: float = Field(1.25, ge=1, description=(
-        "largest brightness gain absorbed as benign relighting before comparing"))
-    max_colour_offset: float = Field(25.0, ge=0, description=(
-        "largest per-channel offset (0–255) absorbed as benign colour harmonisation"))
+    max_light_gain: float = Field(4.0, ge=1, description=(
+        "largest brightness gain (or loss) of scene light absorbed before comparing; light is "
+        "modelled as a smooth gain field across the product"))
+    max_light_cast: float = Field(1.6, ge=1, description=(
+        "largest ratio between the gains of two colour channels absorbed as the colour of the "
+        "light (warm, cool, neon); a larger change of hue is a recolour"))
+    pasted_score: float = Field(0.9, ge=-1, le=1, description=(
+        "correlation at the found place above which the product's pixels were kept (pasted) and "
+        "are held to the pixel gates; below it the product was redrawn and is compared coarsely"))
+    redrawn_side: int = Field(64, ge=16, description=(
+        "a redrawn product is compared at most this many pixels across (as a shopper sees it)"))
+    redrawn_max_change: float = Field(0.3, ge=0, le=1, description=(
+        "largest share of a redrawn product whose colour may differ (ΔE2000 > delta_e after light)"))
+    max_aspect_change: float = Field(0.22, ge=0, description=(
+        "largest change of a redrawn product's width/height ratio (log ratio; 0.22 ≈ 25 %)"))
+    min_outline_iou: float = Field(0.6, ge=0, le=1, description=(
+        "smallest overlap of a redrawn product's outline in the generated image with its expected outline"))
+    missing_score: float = Field(0.3, ge=-1, le=1, description=(
+        "a product not found whose best correlation and colour match are both below this is reported "
+        "missing rather than replaced"))
+    growth_margin: float = Field(6.0, ge=0, description=(
+        "Lab margin by which a pixel next to the product must be nearer its palette than the "
+        "background's to count as grown product"))
+    growth_max_distance: float = Field(12.0, gt=0, description=(
+        "largest Lab distance from the product's palette for a pixel to count as grown product"))
+    compare_side: int = Field(192, ge=32, description=(
+        "products are compared at most this many pixels across (and never finer than the "
+        "generated copy): re-rendered detail finer than this is not a change"))

@@ -27,6 +27,8 @@ class Location:
     method: str
 
     inliers: int = 0
+    silhouette: float = -1.0
+    """Correlation of the product's outline with where its colours are, at this place."""
 
     @property
     def scale(self) -> float:
@@ -101,22 +103,48 @@ def score_at(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix: np.nda
     return masked_ncc(orig[y0:y1, x0:x1], g, m & inside, s.flat_std, s.flat_scale)
 
 
+def silhouette_score(mask: np.ndarray, likelihood: np.ndarray, matrix: np.ndarray,
+                     margin: float = 0.25) -> float:
+    """Correlation between the product's outline and the product-colour map at a place.
+
+    High when the product's colours fill its outline there and the surroundings lack them:
+    evidence that a re-rendered, flat or relit product is the same object, which pixel
+    correlation cannot give.
+    """
+    x0, y0, x1, y1 = bbox(mask)
+    mx, my = int(margin * (x1 - x0)) + 1, int(margin * (y1 - y0)) + 1
+    h, w = mask.shape
+    box = (max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx), min(h, y1 + my))
+    lk = warp_to_original(likelihood.astype(np.float32), matrix, box)
+    inside = warp_to_original(np.full(likelihood.shape[:2], 255, np.uint8), matrix, box, cv2.INTER_NEAREST) > 0
+    m = mask[box[1]:box[3], box[0]:box[2]].astype(np.float32)
+    if inside.mean() < 0.6 or m.std() < 1e-6:
+        return -1.0
+    a, b = m[inside] - m[inside].mean(), lk[inside] - lk[inside].mean()
+    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / den) if den > 1e-9 else -1.0
+
+
 def colour_likelihood(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray) -> np.ndarray:
     """Per generated pixel, how typical its colour is of the product (histogram back-projection).
 
     Coarse lightness bins keep it tolerant of relighting; the ratio to the generated image's own
     histogram makes colours common everywhere in the scene count less.
     """
-    bins, ranges = [6, 24, 24], [0, 256, 0, 256, 0, 256]
+    bins = np.array([6, 24, 24])
     lo = cv2.cvtColor(orig, cv2.COLOR_RGB2LAB)
     lg = cv2.cvtColor(gen, cv2.COLOR_RGB2LAB)
-    hp = cv2.calcHist([lo], [0, 1, 2], mask.astype(np.uint8), bins, ranges)
-    hg = cv2.calcHist([lg], [0, 1, 2], None, bins, ranges)
-    hp = cv2.GaussianBlur(hp.reshape(6, -1), (0, 0), 0.7).reshape(hp.shape) / max(1.0, hp.sum())
-    hg = hg / max(1.0, hg.sum())
-    ratio = np.minimum(hp / np.maximum(hg, 1e-6), 1.0).astype(np.float32)
-    ratio = (ratio / max(float(ratio.max()), 1e-6) * 255).astype(np.float32)
-    return cv2.calcBackProject([lg], [0, 1, 2], ratio, ranges, 1)
+    io = (lo[mask].astype(np.int32) * bins) // 256
+    ig = (lg.reshape(-1, 3).astype(np.int32) * bins) // 256
+    hp = np.zeros(tuple(bins), np.float32)
+    np.add.at(hp, (io[:, 0], io[:, 1], io[:, 2]), 1.0)
+    hg = np.zeros(tuple(bins), np.float32)
+    np.add.at(hg, (ig[:, 0], ig[:, 1], ig[:, 2]), 1.0)
+    hp = cv2.GaussianBlur(hp.reshape(bins[0], -1), (0, 0), 0.7).reshape(hp.shape) / max(1.0, float(hp.sum()))
+    hg = hg / max(1.0, float(hg.sum()))
+    ratio = np.minimum(hp / np.maximum(hg, 1e-6), 1.0)
+    ratio /= max(float(ratio.max()), 1e-6)
+    return ratio[ig[:, 0], ig[:, 1], ig[:, 2]].reshape(gen.shape[:2]).astype(np.float32)
 
 
 def _match(image: np.ndarray, templ: np.ndarray, tmask: np.ndarray | None) -> np.ndarray:
@@ -137,7 +165,7 @@ def _place(s: float, x: float, y: float, box: tuple[int, int, int, int], mirrore
 
 def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
                     settings: ConsistencySettings, top_k: int = 3,
-                    identity: np.ndarray | None = None) -> list[Location]:
+                    identity: np.ndarray | None = None, likelihood: np.ndarray | None = None) -> list[Location]:
     """Multi-scale search, plain and mirrored, on luminance and on the product-colour map.
 
     The luminance pass finds textured products; the colour-map pass matches the product's
@@ -165,7 +193,8 @@ def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
             ix, iy = identity[0, 2] + s * x0, identity[1, 2] + s * y0
             if abs(loc[0] / f - ix) <= 3 / f and abs(loc[1] / f - iy) <= 3 / f:
                 return []
-    like = cv2.resize(colour_likelihood(orig, mask, gen).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    like = cv2.resize(likelihood if likelihood is not None else colour_likelihood(orig, mask, gen),
+                      size, interpolation=cv2.INTER_AREA)
     silhouette = cmask.astype(np.float32) / 255
     peaks: list[tuple[float, float, int, int, bool, str]] = []
     scales = np.geomspace(settings.min_scale, settings.max_scale, settings.search_scales)
@@ -263,8 +292,11 @@ def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings
         cands.append(Location(matrix, score_at(orig, mask, gen, matrix, settings), "keypoints", inliers))
     # the in-place shortcut only when the product convincingly is at its own place
     in_place = ident if cands and cands[0].score >= settings.locate_min_score else None
-    for loc in template_search(orig, mask, gen, settings, identity=in_place):
+    likelihood = colour_likelihood(orig, mask, gen)
+    for loc in template_search(orig, mask, gen, settings, identity=in_place, likelihood=likelihood):
         loc.score = score_at(orig, mask, gen, loc.matrix, settings)
         cands.append(loc)
+    for c in cands:
+        c.silhouette = silhouette_score(mask, likelihood, c.matrix)
     cands.sort(key=lambda c: -c.score)
     return cands

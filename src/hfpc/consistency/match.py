@@ -43,13 +43,24 @@ def mapped_box(mask: np.ndarray, matrix: np.ndarray) -> tuple[float, float, floa
 
 
 def assign(masks: list[np.ndarray], candidates: list[list[Location]], same_place: np.ndarray,
-           min_score: float, distance_weight: float = 0.3, iou_weight: float = 0.3) -> list[Pairing]:
-    """One-to-one pairing of products with candidate regions (see module docstring)."""
+           min_score: float, distance_weight: float = 0.3, iou_weight: float = 0.3,
+           min_inliers: int | None = None, min_silhouette: float | None = None) -> list[Pairing]:
+    """One-to-one pairing of products with candidate regions (see module docstring).
+
+    A candidate takes part when its correlation reaches ``min_score`` or, for a keypoint
+    location, its inliers reach ``min_inliers``, or its silhouette score reaches
+    ``min_silhouette`` (a re-rendered or flat product correlates less).
+    """
+
+    def other_evidence(loc: Location) -> bool:
+        return bool((min_inliers is not None and loc.inliers >= min_inliers)
+                    or (min_silhouette is not None and loc.silhouette >= min_silhouette))
+
     regions: list[tuple[float, float, float, float]] = []
     entries: list[tuple[int, int, Location]] = []
     for i, (mask, cands) in enumerate(zip(masks, candidates)):
         for loc in cands:
-            if loc.score < min_score:
+            if loc.score < min_score and not other_evidence(loc):
                 continue
             box = mapped_box(mask, loc.matrix)
             r = next((k for k, rb in enumerate(regions) if box_iou(rb, box) > 0.5), None)
@@ -67,7 +78,8 @@ def assign(masks: list[np.ndarray], candidates: list[list[Location]], same_place
         diag = np.hypot(own[2] - own[0], own[3] - own[1]) + 1e-9
         rb = regions[r]
         dist = np.hypot((rb[0] + rb[2] - own[0] - own[2]) / 2, (rb[1] + rb[3] - own[1] - own[3]) / 2)
-        c = (1 - loc.score) + iou_weight * (1 - box_iou(own, rb)) + distance_weight * min(1.0, dist / diag)
+        evidence = max(loc.score, min_score) if other_evidence(loc) else loc.score
+        c = (1 - evidence) + iou_weight * (1 - box_iou(own, rb)) + distance_weight * min(1.0, dist / diag)
         if c < cost[i, r]:
             cost[i, r] = c
             chosen[(i, r)] = loc

@@ -30,23 +30,24 @@ SS = 2  # supersampling factor for anti-aliased rendering
 KINDS: dict[str, tuple[int, str | None]] = {
     "good": (1, None),
     "moved": (1, None),
-    "altered_recolour": (0, "product_inconsistent"),
-    "altered_texture": (0, "product_inconsistent"),
-    "altered_erased": (0, "product_inconsistent"),
-    "altered_text": (0, "product_inconsistent"),
-    "altered_warp": (0, "product_inconsistent"),
-    "missing": (0, "product_inconsistent"),
-    "replaced": (0, "product_inconsistent"),
+    "altered_recolour": (0, "product_altered"),
+    "altered_texture": (0, "product_altered"),
+    "altered_erased": (0, "product_altered"),
+    "altered_text": (0, "product_altered"),
+    "altered_warp": (0, "product_altered"),
+    "missing": (0, "product_missing"),
+    "replaced": (0, "product_replaced"),
     "shape_extended": (0, "shape_hallucination"),
-    "floating": (0, "space_mismatch"),
-    "indistinct": (0, "indistinctiveness"),
-    "text_artifact": (0, "text_artifact"),
+    "floating": (0, "floating"),
+    "indistinct": (0, "indistinct"),
+    "text_artifact": (0, "text_artifacts"),
 }
 KIND_WEIGHTS = {"good": 5, "moved": 2, "altered_recolour": 1, "altered_texture": 1,
                 "altered_erased": 1, "altered_text": 1, "altered_warp": 1, "missing": 1,
                 "replaced": 1, "shape_extended": 1, "floating": 1, "indistinct": 1,
                 "text_artifact": 1}
-PRODUCT_DEFECTS = tuple(k for k, (_, f) in KINDS.items() if f == "product_inconsistent")
+PRODUCT_DEFECTS = tuple(k for k, (_, f) in KINDS.items()
+                        if f in ("product_altered", "product_missing", "product_replaced"))
 
 
 @dataclass
