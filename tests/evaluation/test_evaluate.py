@@ -67,7 +67,7 @@ def test_calibrated_profile_changes_filter_decisions_as_reported(demo_set: Path,
         cc = r["checks"]["consistency"]
         other_gate = not cc["passed"] and cc["value"] >= cc["threshold"]
         predicted[i] = cc["value"] >= t and not other_gate
-    assert after == predicted
+    assert after == predicted == c.predicted
     changed = [i for i in before if before[i]["passed"] != after[i]]
     assert changed, "the calibrated profile changes some decisions"
 
@@ -122,3 +122,50 @@ def test_per_category_falls_back_to_the_judges_failure(judged: Path, demo_set: P
     assert res["per_category"]["product_inconsistent"]["n"] == failed_by_judge - res["confusion"]["fn"]
     assert "None" in res["per_category"]
     assert "the labels name no category" in (tmp_path / "ev" / "index.html").read_text()
+
+
+def _synthetic(tmp_path: Path, values_pass: list[float], values_fail: list[float]) -> tuple[Path, Path]:
+    """Results and labels of one consistency check (threshold 0.95), one original per row."""
+    rows, labels = [], []
+    for label, values in ((1, values_pass), (0, values_fail)):
+        for j, v in enumerate(values):
+            i = f"{label}_{j}"
+            check = {"passed": v >= 0.95, "value": v, "threshold": 0.95, "higher_is_better": True,
+                     "explanation": "", "failure": None if v >= 0.95 else "product_inconsistent"}
+            rows.append({"id": i, "original": f"o{i}.png", "generated": f"g{i}.png", "passed": check["passed"],
+                         "failure": check["failure"], "checks": {"consistency": check}, "error": None})
+            labels.append({"id": i, "original": f"o{i}.png", "generated": f"g{i}.png", "label": label})
+    res, lab = tmp_path / "results.jsonl", tmp_path / "labels.jsonl"
+    res.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lab.write_text("".join(json.dumps(r) + "\n" for r in labels))
+    return res, lab
+
+
+def test_calibrate_unreachable_target_exits_non_zero_without_a_profile(tmp_path: Path) -> None:
+    # reviewers passed the low values and failed the high ones: filtering can never be precise
+    res, lab = _synthetic(tmp_path, [0.96, 0.97, 0.98, 0.99] * 3, [0.995, 0.996, 0.997, 0.998] * 3)
+    c = calibrate(res, lab, target_pb=0.9, calib_fraction=0.5, n_boot=10, rejudge=False)
+    assert not c.met_target and c.profile is None
+    out = tmp_path / "cal.toml"
+    r = runner.invoke(app, ["calibrate", str(res), "--labels", str(lab), "--target-pb", "0.9", "-o", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "no thresholds reach Pb ≥ 0.9" in r.output and "no profile written" in r.output
+    assert not out.exists()
+
+
+def test_predictions_combine_every_gate_as_the_judge_does(judged: Path, demo_set: Path, demo_samples: list[Sample],
+                                                          tmp_path: Path) -> None:
+    """Lowering the threshold cannot pass a row that another gate of the check (or another check) fails."""
+    from hfpc.evaluation.calibrate import predict
+
+    rows = read_results(judged)
+    gated = [r for r in rows if not r["passed"] and 0.5 <= r["checks"]["consistency"]["value"] < 0.95]
+    assert gated, "the demo set has rows that fail below the threshold"
+    predicted = predict(judged, demo_set, {"consistency": 0.5})
+    rerun = tmp_path / "r.jsonl"
+    run_filter(demo_samples, rerun, Profile(checks={"consistency": {"threshold": 0.5}}), workers=2)
+    actual = {r["id"]: r["passed"] for r in read_results(rerun)}
+    assert predicted == actual
+    # without re-judging, rows whose other gates are unknown cannot be predicted at a lower threshold
+    with pytest.raises(ValueError, match="re-judg"):
+        predict(judged, demo_set, {"consistency": 0.5}, rejudge=False)

@@ -66,14 +66,27 @@ def calibrate(
     out: Path = typer.Option(Path("calibrated.toml"), "-o", "--out", help="calibrated profile to write"),
     calib_fraction: float = typer.Option(0.5, "--calib-fraction", min=0.05, max=0.95),
     seed: int = typer.Option(0, "--seed"),
+    rejudge: bool = typer.Option(True, "--rejudge/--no-rejudge",
+                                 help="re-run a check on rows that failed below its threshold to learn whether its "
+                                      "other gates pass (needs the images and --profile); without it thresholds "
+                                      "are only moved where every decision is known"),
 ) -> None:
-    """Choose thresholds jointly on a calibration split; report them on held-out originals."""
+    """Choose thresholds jointly on a calibration split; report them on held-out originals.
+
+    Exit code 1, and no profile written, when no thresholds reach the target.
+    """
     from hfpc.evaluation.calibrate import calibrate as run
 
+    if not results.is_file():
+        fail(f"{results}: results file not found")
     try:
-        c = run(results, labels, target_pb, target_rg, profile, calib_fraction, seed)
+        c = run(results, labels, target_pb, target_rg, profile, calib_fraction, seed, rejudge=rejudge)
     except (HfpcError, ValueError) as e:
         fail(str(e))
+    if not c.met_target:
+        for note in c.notes[1:]:
+            console.print(f"[yellow]note:[/] {note}")
+        fail(f"{c.notes[0]}; no profile written", code=1)
     for n, t in c.thresholds.items():
         console.print(f"{n}: threshold {c.previous[n]:.4f} → [bold]{t:.4f}[/]")
     tab = Table(title=f"operating point (target {c.target}); calibration n={c.n_calibration}, "
@@ -90,5 +103,3 @@ def calibrate(
     if c.profile is not None:
         c.profile.save(out)
         console.print(f"calibrated profile: [bold]{out}[/] (use: hfpc filter MANIFEST -o R --profile {out})")
-    if not c.met_target:
-        raise typer.Exit(1)
