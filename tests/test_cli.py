@@ -101,3 +101,11 @@ def test_report_finds_images_of_rows_written_from_another_folder(tmp_path: Path,
     assert r.exit_code == 0, r.output
     text = (tmp_path / "other" / "r.html").read_text()
     assert text.count('src="data:image/jpeg;base64,') >= 2 * 3, "original and generated of every row"
+
+
+def test_version() -> None:
+    import hfpc
+
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == f"hfpc {hfpc.__version__}"

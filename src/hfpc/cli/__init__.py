@@ -11,6 +11,22 @@ from hfpc.cli import data, demo, evaluate, judging, models, profile, report, tra
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Judge AI-generated product advertising images.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from hfpc import __version__
+
+        typer.echo(f"hfpc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """Judge AI-generated product advertising images."""
+
+
 app.command("demo")(demo.demo)
 app.command("demo-data")(data.demo_data)
 app.command("judge")(judging.judge)
