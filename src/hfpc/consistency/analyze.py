@@ -226,7 +226,8 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
         pasted = p.location.score >= settings.pasted_score
         comp = compare_product(o, mask, g, p.location.matrix, settings,
                                tolerance=1 if p.location.method != "same_place" else 0,
-                               side=settings.compare_side if pasted else settings.redrawn_side)
+                               side=settings.compare_side if pasted else settings.redrawn_side,
+                               erode=settings.erode if source == "mask" else settings.erode_segmented)
         others = np.zeros(g.shape[:2], bool)
         for other in located_all:
             if other is not None and other is not located:

@@ -144,7 +144,8 @@ def _where(changed: np.ndarray) -> str:
 
 
 def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix: np.ndarray,
-                    settings: ConsistencySettings, tolerance: int = 0, side: int | None = None) -> Comparison:
+                    settings: ConsistencySettings, tolerance: int = 0, side: int | None = None,
+                    erode: float | None = None) -> Comparison:
     """Measures of one product against the generated image seen through ``matrix``.
 
     Both are compared at the coarser of the two scales (and at most ``compare_side`` pixels
@@ -180,7 +181,7 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
     g = warp_to_original(gen, matrix, box)
     inside = warp_to_original(np.full(gen.shape[:2], 255, np.uint8), matrix, box, cv2.INTER_NEAREST) > 0
     size = np.sqrt(m_full.sum())
-    r = max(1, int(round(0.02 * size)))
+    r = max(1, int(round((settings.erode if erode is None else erode) * size)))
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     m = (cv2.erode(m_full.astype(np.uint8), k) > 0) & inside
     if m.sum() < 16:

@@ -119,6 +119,12 @@ class ConsistencySettings(CheckSettings):
         "background's to count as grown product"))
     growth_max_distance: float = Field(12.0, gt=0, description=(
         "largest Lab distance from the product's palette for a pixel to count as grown product"))
+    erode: float = Field(0.02, ge=0, le=0.3, description=(
+        "products are compared on their mask eroded by this share of their size (√area): "
+        "re-blended anti-aliased edges are not a change"))
+    erode_segmented: float = Field(0.05, ge=0, le=0.3, description=(
+        "erosion used instead of `erode` when the mask was segmented rather than given: its "
+        "boundary is less certain (shadows, bits of the old scene)"))
     compare_side: int = Field(192, ge=32, description=(
         "products are compared at most this many pixels across (and never finer than the "
         "generated copy): re-rendered detail finer than this is not a change"))

@@ -22,16 +22,20 @@ def mirror_matrix(width: int) -> np.ndarray:
 
 def _features(gray: np.ndarray, mask: np.ndarray | None, n: int, side: int) -> tuple[list, np.ndarray | None]:
     """SIFT keypoints (in the given image's pixel coordinates) and descriptors, found at ≤ ``side``."""
-    f = min(1.0, side / max(gray.shape[:2]))
-    if f < 1:
+    f = side / max(gray.shape[:2])
+    f = 1.0 if 1 <= f < 1.5 else f
+    if f != 1:
         size = (max(1, round(gray.shape[1] * f)), max(1, round(gray.shape[0] * f)))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
         if mask is not None:
             mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-    sift = cv2.SIFT_create(nfeatures=n)
+    sift = cv2.SIFT_create(nfeatures=n, contrastThreshold=0.02)
     m = None if mask is None else (mask.astype(np.uint8) * 255)
     kp, desc = sift.detectAndCompute(gray, m)
-    if f < 1:
+    if desc is not None:
+        # RootSIFT: Hellinger distance between descriptors matches better than L2
+        desc = np.sqrt(desc / np.maximum(desc.sum(axis=1, keepdims=True), 1e-7)).astype(np.float32)
+    if f != 1:
         kp = [cv2.KeyPoint(k.pt[0] / f, k.pt[1] / f, k.size / f, k.angle, k.response, k.octave) for k in kp]
     return kp, desc
 
@@ -47,8 +51,9 @@ def keypoint_locations(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
     """
     cache = {} if cache is None else cache
     if "gen" not in cache:
+        # the generated image is searched at twice the working size: shrunk products keep detail
         cache["gen"] = _features(cv2.cvtColor(gen, cv2.COLOR_RGB2GRAY), None, settings.keypoint_features,
-                                  settings.keypoint_side)
+                                  settings.keypoint_side * 2)
     kg, dg = cache["gen"]
     if dg is None or len(kg) < 4:
         return []

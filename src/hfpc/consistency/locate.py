@@ -131,7 +131,7 @@ def colour_likelihood(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray) -> np
     Coarse lightness bins keep it tolerant of relighting; the ratio to the generated image's own
     histogram makes colours common everywhere in the scene count less.
     """
-    bins = np.array([6, 24, 24])
+    bins = np.array([3, 24, 24])
     lo = cv2.cvtColor(orig, cv2.COLOR_RGB2LAB)
     lg = cv2.cvtColor(gen, cv2.COLOR_RGB2LAB)
     io = (lo[mask].astype(np.int32) * bins) // 256
@@ -195,7 +195,10 @@ def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
                 return []
     like = cv2.resize(likelihood if likelihood is not None else colour_likelihood(orig, mask, gen),
                       size, interpolation=cv2.INTER_AREA)
-    silhouette = cmask.astype(np.float32) / 255
+    # the silhouette template has an empty ring around the product: "its colours here, not there"
+    pad_x, pad_y = max(1, round(0.15 * bw)), max(1, round(0.15 * bh))
+    silhouette = cv2.copyMakeBorder(cmask.astype(np.float32) / 255, pad_y, pad_y, pad_x, pad_x,
+                                    cv2.BORDER_CONSTANT, value=0)
     peaks: list[tuple[float, float, int, int, bool, str]] = []
     scales = np.geomspace(settings.min_scale, settings.max_scale, settings.search_scales)
     half_step = float(np.sqrt(scales[1] / scales[0])) if len(scales) > 1 else 1.03
@@ -213,9 +216,13 @@ def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
             t = cv2.resize(np.ascontiguousarray(cg), (tw, th), interpolation=cv2.INTER_AREA)
             _, best, _, loc = cv2.minMaxLoc(_match(gs, t, tm))
             peaks.append((float(best), float(s), loc[0], loc[1], mirrored, "search"))
-            ts = cv2.resize(np.ascontiguousarray(sil), (tw, th), interpolation=cv2.INTER_AREA)
+            sw, sh = int(round((bw + 2 * pad_x) * s * f)), int(round((bh + 2 * pad_y) * s * f))
+            if sw > like.shape[1] or sh > like.shape[0]:
+                continue
+            ts = cv2.resize(np.ascontiguousarray(sil), (sw, sh), interpolation=cv2.INTER_AREA)
             _, best, _, loc = cv2.minMaxLoc(_match(like, ts, None))
-            peaks.append((float(best), float(s), loc[0], loc[1], mirrored, "silhouette"))
+            peaks.append((float(best), float(s), round(loc[0] + pad_x * s * f), round(loc[1] + pad_y * s * f),
+                          mirrored, "silhouette"))
     out: list[Location] = []
     for kind in ("search", "silhouette"):
         ranked = sorted((p for p in peaks if p[5] == kind), reverse=True)

@@ -78,7 +78,11 @@ def assign(masks: list[np.ndarray], candidates: list[list[Location]], same_place
         diag = np.hypot(own[2] - own[0], own[3] - own[1]) + 1e-9
         rb = regions[r]
         dist = np.hypot((rb[0] + rb[2] - own[0] - own[2]) / 2, (rb[1] + rb[3] - own[1] - own[3]) / 2)
-        evidence = max(loc.score, min_score) if other_evidence(loc) else loc.score
+        evidence = loc.score
+        if min_silhouette is not None and loc.silhouette >= min_silhouette:
+            evidence = max(evidence, loc.silhouette)
+        if min_inliers is not None and loc.inliers >= min_inliers:
+            evidence = max(evidence, 0.5 + 0.5 * min(1.0, loc.inliers / (3 * min_inliers)))
         c = (1 - evidence) + iou_weight * (1 - box_iou(own, rb)) + distance_weight * min(1.0, dist / diag)
         if c < cost[i, r]:
             cost[i, r] = c
