@@ -35,3 +35,19 @@ def write(out: Path = typer.Argument(..., help="TOML file to write"),
     except ProfileError as e:
         fail(str(e))
     console.print(f"wrote {path}")
+
+
+@app.command("doc")
+def doc(write: Path | None = typer.Option(None, "--write", help="markdown file whose settings block to replace "
+                                          "(docs/profiles.md)")) -> None:
+    """Print the settings reference (every Profile key and check setting) as markdown tables."""
+    from hfpc import settings_doc
+
+    if write is None:
+        console.print(settings_doc.render(), highlight=False, markup=False, soft_wrap=True)
+        return
+    try:
+        changed = settings_doc.write(write)
+    except (OSError, ValueError) as e:
+        fail(f"{write}: {e}")
+    console.print(f"{write}: {'updated' if changed else 'already up to date'}")
