@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from hfpc import Judge
-from hfpc.consistency.analyze import ConsistencyReport, ProductReport
+from hfpc.consistency.analyze import ConsistencyReport, Finding, ProductReport
 from hfpc.consistency.compare import Comparison
 from hfpc.consistency.heatmap import (
     HEATMAP_MAX_SIDE,
@@ -44,6 +44,9 @@ def _generated(h: int, w: int) -> np.ndarray:
     return np.clip(g + rng.integers(-12, 13, g.shape), 0, 255).astype(np.uint8)
 
 
+_CHANGED = Finding(code="changed", failure="product_altered", sentence="a quarter of it changed")
+
+
 def _report(changed: str, comparison_frame: str = "generated", h: int = 512, w: int = 512) -> ConsistencyReport:
     """One product whose ``changed`` quarter differs by ΔE 50 and the rest by ΔE 2.
 
@@ -69,8 +72,8 @@ def _report(changed: str, comparison_frame: str = "generated", h: int = 512, w: 
                       ssim=0.6, edge=0.7, where="top" if changed == "top" else "bottom",
                       box=box, matrix=matrix, delta_e_map=de)
     loc = Location(MOVE.copy(), 0.9, "search")
-    p = ProductReport(0, 0.2, True, False, ["changed"], loc, comp, located_mask=located,
-                      grown_mask=np.zeros((h, w), bool))
+    p = ProductReport(index=0, area_share=0.2, found=True, findings=[_CHANGED], location=loc, comparison=comp,
+                      located_mask=located, grown_mask=np.zeros((h, w), bool))
     return ConsistencyReport([p], "mask", gen)
 
 
@@ -114,6 +117,20 @@ def test_changed_part_is_hotter_than_unchanged_product_pixels(tmp_path: Path, ch
     ring = (cv2.dilate(inner.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~inner
     red = (pic[..., 0] > 150) & (pic[..., 1] < 100) & (pic[..., 2] < 100)
     assert red[ring].mean() > 0.3
+
+
+def test_missing_product_is_outlined_where_it_should_be() -> None:
+    h = w = 512
+    expected = np.zeros((h, w), bool)
+    expected[100:300, 150:350] = True
+    p = ProductReport(index=0, area_share=0.15, found=False, findings=[_CHANGED], expected_mask=expected)
+    gen = _generated(h, w)
+    pic = render_heatmap(ConsistencyReport([p], "mask", gen), max_side=HEATMAP_MAX_SIDE)
+    red = (pic[..., 0] > 150) & (pic[..., 1] < 100) & (pic[..., 2] < 100)
+    small = cv2.resize(expected.astype(np.uint8), pic.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    ring = (cv2.dilate(small, np.ones((5, 5), np.uint8)) > 0) & ~(cv2.erode(small, np.ones((5, 5), np.uint8)) > 0)
+    assert 0.15 < red[ring].mean() < 0.8  # dashed: red along the outline, with gaps
+    assert red[~(cv2.dilate(small, np.ones((9, 9), np.uint8)) > 0)].mean() < 0.01
 
 
 def test_full_size_and_small_pictures_agree() -> None:

@@ -66,7 +66,8 @@ def render_heatmap(report: ConsistencyReport, max_delta_e: float = 40.0,
                    max_side: int | None = None) -> np.ndarray:
     """RGB image: the generated image dimmed, ΔE2000 heat over products, green/red outlines.
 
-    Growth outside a product's outline is tinted magenta. The picture has the size of the
+    Growth outside a product's outline is tinted magenta; a product that was not found is drawn
+    with a dashed red outline where it should be (its ``expected_mask``, when known). The picture has the size of the
     analysed generated image, or is shrunk to a long side of ``max_side`` px (drawn at that
     size directly, which is cheaper than drawing large and shrinking).
     """
@@ -80,11 +81,14 @@ def render_heatmap(report: ConsistencyReport, max_delta_e: float = 40.0,
     else:
         h, w, sx, sy = h0, w0, 1.0, 1.0
     out = cv2.convertScaleAbs(gen, alpha=0.55)
-    outlines: list[tuple[np.ndarray, int, bool]] = []
+    outlines: list[tuple[np.ndarray, int, bool, bool]] = []
     for p in report.products:
         located = None if p.located_mask is None else _resize_mask(p.located_mask, (w, h))
         if located is not None:
-            outlines.append((located, p.index, p.passed))
+            outlines.append((located, p.index, p.passed, False))
+        expected = getattr(p, "expected_mask", None)
+        if located is None and expected is not None and expected.any():
+            outlines.append((_resize_mask(expected, (w, h)), p.index, False, True))
         if p.location is None or p.comparison is None or p.comparison.delta_e_map is None:
             continue
         m = _crop_to_generated(p, report.generated.shape[:2]).copy()
@@ -101,10 +105,17 @@ def render_heatmap(report: ConsistencyReport, max_delta_e: float = 40.0,
             grown = _resize_mask(p.grown_mask, (w, h))
             out[grown] = out[grown] * 0.4 + np.array([255, 0, 255], np.float32) * 0.6
     thick = 2 if max(h, w) >= 256 else 1
-    for located, index, passed in outlines:
+    for located, index, passed, dashed in outlines:
         colour = (40, 220, 60) if passed else (230, 30, 30)
-        contours, _ = cv2.findContours(located.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(out, contours, -1, colour, thick, cv2.LINE_AA)
+        simple = cv2.CHAIN_APPROX_NONE if dashed else cv2.CHAIN_APPROX_SIMPLE
+        contours, _ = cv2.findContours(located.astype(np.uint8), cv2.RETR_EXTERNAL, simple)
+        if dashed:
+            dash = max(4, max(h, w) // 64)
+            for c in contours:
+                for i in range(0, len(c), 2 * dash):
+                    cv2.polylines(out, [c[i:i + dash + 1]], False, colour, thick, cv2.LINE_AA)
+        else:
+            cv2.drawContours(out, contours, -1, colour, thick, cv2.LINE_AA)
         if contours:
             x, y, _, _ = cv2.boundingRect(np.vstack(contours))
             cv2.putText(out, str(index + 1), (x + 3, max(14, y - 4)), cv2.FONT_HERSHEY_SIMPLEX,
