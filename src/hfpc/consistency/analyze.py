@@ -95,6 +95,7 @@ class ProductReport:
                      delta_e_mean=round(c.delta_e_mean, 3), mad=round(c.mad, 3),
                      mad_raw=round(c.mad_raw, 3), ssim=round(c.ssim, 4), edge=round(c.edge, 4),
                      growth=round(c.growth, 4), local_change=round(c.local_change, 4),
+                     exact_share=round(c.exact_share, 4),
                      changed_where=c.where)
         return d
 
@@ -223,11 +224,16 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
         if p.location is None:
             reports.append(_not_found(p.product, area, cands[p.product], mask, same, g.shape[:2], settings))
             continue
-        pasted = p.location.score >= settings.pasted_score
-        comp = compare_product(o, mask, g, p.location.matrix, settings,
-                               tolerance=1 if p.location.method != "same_place" else 0,
-                               side=settings.compare_side if pasted else settings.redrawn_side,
-                               erode=settings.erode if source == "mask" else settings.erode_segmented)
+        erode = settings.erode if source == "mask" else settings.erode_segmented
+        tolerance = 1 if p.location.method != "same_place" else 0
+        comp = compare_product(o, mask, g, p.location.matrix, settings, tolerance=tolerance, erode=erode)
+        # pasted: the generator kept the pixels (most are unchanged, or the correlation is high);
+        # an altered part of a pasted product must not send it to the lenient redrawn tier
+        pasted = (p.location.score >= settings.pasted_score
+                  or comp.exact_share >= settings.pasted_share)
+        if not pasted:
+            comp = compare_product(o, mask, g, p.location.matrix, settings, tolerance=tolerance,
+                                   side=settings.redrawn_side, erode=erode)
         others = np.zeros(g.shape[:2], bool)
         for other in located_all:
             if other is not None and other is not located:

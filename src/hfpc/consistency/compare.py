@@ -32,6 +32,8 @@ class Comparison:
     ssim: float
     edge: float
     growth: float = 0.0
+    exact_share: float = 0.0
+    """Share of pixels practically identical after light (ΔE2000 < ``exact_delta_e``): high when pasted."""
     where: str = ""
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
     matrix: np.ndarray | None = field(default=None, repr=False)
@@ -132,6 +134,19 @@ def _local_change(changed: np.ndarray, m: np.ndarray, size: float, window: float
     return float((num[ok] / den[ok]).max()) if ok.any() else float(changed[m].mean())
 
 
+def _typical_exact(exact: np.ndarray, m: np.ndarray, size: float, window: float = 0.25) -> float:
+    """Median over the product of the local share of practically identical pixels.
+
+    A pasted product is identical almost everywhere, even when one part of it was altered
+    (most windows lie outside that part); a redrawn one differs a little everywhere.
+    """
+    win = max(5, int(window * size) | 1)
+    num = cv2.boxFilter((exact & m).astype(np.float32), -1, (win, win), normalize=False)
+    den = cv2.boxFilter(m.astype(np.float32), -1, (win, win), normalize=False)
+    ok = m & (den > 0.3 * win * win)
+    return float(np.median(num[ok] / den[ok])) if ok.any() else float(exact[m].mean())
+
+
 def _where(changed: np.ndarray) -> str:
     ys, xs = np.nonzero(changed)
     if len(ys) == 0:
@@ -216,6 +231,7 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
         mad=mad, mad_raw=mad_raw,
         ssim=float(ssim_map[m].mean()),
         edge=_edge_f1(cv2.GaussianBlur(go, (3, 3), 0), cv2.GaussianBlur(gg, (3, 3), 0), m),
+        exact_share=_typical_exact(de < settings.exact_delta_e, m, size),
         where=_where(changed), box=box, matrix=frame_matrix, delta_e_map=de, changed_map=changed,
     )
 

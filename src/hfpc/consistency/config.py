@@ -103,6 +103,12 @@ class ConsistencySettings(CheckSettings):
     pasted_score: float = Field(0.9, ge=-1, le=1, description=(
         "correlation at the found place above which the product's pixels were kept (pasted) and "
         "are held to the pixel gates; below it the product was redrawn and is compared coarsely"))
+    pasted_share: float = Field(0.9, ge=0, le=1, description=(
+        "a product whose typical area (median over windows a quarter of its size) has at least "
+        "this share of practically identical pixels (ΔE2000 < `exact_delta_e`) was pasted, perhaps "
+        "with an altered part, and is held to the pixel gates whatever its correlation"))
+    exact_delta_e: float = Field(5.0, gt=0, description=(
+        "CIEDE2000 difference under which a pixel counts as practically identical (pasted)"))
     redrawn_side: int = Field(64, ge=16, description=(
         "a redrawn product is compared at most this many pixels across (as a shopper sees it)"))
     redrawn_max_change: float = Field(0.3, ge=0, le=1, description=(
