@@ -40,13 +40,14 @@ def test_moved_products_are_located_by_search(reports: dict[str, list]) -> None:
     for r in reports["moved"]:
         assert r.passed, r.explanation()
         assert all(p.location.method != "same_place" and abs(p.location.scale - 1) > 0.1 for p in r.products)
-        assert "moved/rescaled" in r.explanation()
+        assert "moved" in r.explanation() and "unchanged" in r.explanation()
 
 
 def test_explanations_and_heatmap(reports: dict[str, list]) -> None:
     r = reports["altered_recolour"][0]
     assert not r.passed and "changed" in r.explanation()
-    assert r.failure == "product_inconsistent"
+    assert r.failure == "product_altered"
+    assert r.codes and all(f.code for p in r.products for f in p.findings)
     heat = render_heatmap(r)
     assert heat.shape == r.generated.shape and heat.dtype == np.uint8
     # the changed product is drawn hot: more red than the dimmed background

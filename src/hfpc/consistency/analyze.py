@@ -227,9 +227,15 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
         erode = settings.erode if source == "mask" else settings.erode_segmented
         tolerance = 1 if p.location.method != "same_place" else 0
         comp = compare_product(o, mask, g, p.location.matrix, settings, tolerance=tolerance, erode=erode)
-        # pasted: the generator kept the pixels (most are unchanged, or the correlation is high);
-        # an altered part of a pasted product must not send it to the lenient redrawn tier
-        pasted = (p.location.score >= settings.pasted_score
+        # pasted: the generator kept the pixels (in place, most are unchanged, or the correlation
+        # is high); an altered part of a pasted product must not send it to the lenient tier
+        in_place = p.location.method == "same_place" or (
+            np.abs(p.location.matrix - same).max() <= settings.in_place_tolerance * max(g.shape[:2]) / 100)
+        # the lenient tier needs good evidence that this is the same object, redrawn
+        redrawn_evidence = (p.location.inliers >= settings.keypoint_accept
+                            or p.location.silhouette >= settings.silhouette_accept
+                            or p.location.score >= settings.redrawn_min_score)
+        pasted = (in_place or not redrawn_evidence or p.location.score >= settings.pasted_score
                   or comp.exact_share >= settings.pasted_share)
         if not pasted:
             comp = compare_product(o, mask, g, p.location.matrix, settings, tolerance=tolerance,

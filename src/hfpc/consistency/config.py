@@ -109,6 +109,12 @@ class ConsistencySettings(CheckSettings):
         "with an altered part, and is held to the pixel gates whatever its correlation"))
     exact_delta_e: float = Field(5.0, gt=0, description=(
         "CIEDE2000 difference under which a pixel counts as practically identical (pasted)"))
+    redrawn_min_score: float = Field(0.65, ge=-1, le=1, description=(
+        "a product found by correlation alone is compared as redrawn (leniently) only above this "
+        "correlation; weaker finds are held to the pixel gates"))
+    in_place_tolerance: float = Field(1.0, ge=0, description=(
+        "a location within this many percent of the frame of the product's own place counts as in "
+        "place: the generator kept the layout, so it must keep the pixels"))
     redrawn_side: int = Field(64, ge=16, description=(
         "a redrawn product is compared at most this many pixels across (as a shopper sees it)"))
     redrawn_max_change: float = Field(0.3, ge=0, le=1, description=(

@@ -50,11 +50,20 @@ def keypoint_locations(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
     generated image's keypoints between the products of one pair.
     """
     cache = {} if cache is None else cache
-    if "gen" not in cache:
-        # the generated image is searched at twice the working size: shrunk products keep detail
-        cache["gen"] = _features(cv2.cvtColor(gen, cv2.COLOR_RGB2GRAY), None, settings.keypoint_features,
-                                  settings.keypoint_side * 2)
-    kg, dg = cache["gen"]
+    found = _keypoint_pass(orig, mask, gen, settings, cache, 1)
+    if not found:
+        # a product shrunk to a fraction of the frame keeps its keypoints at twice the size
+        found = _keypoint_pass(orig, mask, gen, settings, cache, 2)
+    return found
+
+
+def _keypoint_pass(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings: ConsistencySettings,
+                   cache: dict, zoom: int) -> list[tuple[np.ndarray, int, float, bool]]:
+    key = f"gen{zoom}"
+    if key not in cache:
+        cache[key] = _features(cv2.cvtColor(gen, cv2.COLOR_RGB2GRAY), None, settings.keypoint_features,
+                               settings.keypoint_side * zoom)
+    kg, dg = cache[key]
     if dg is None or len(kg) < 4:
         return []
     o_gray = cv2.cvtColor(orig, cv2.COLOR_RGB2GRAY)
@@ -62,10 +71,13 @@ def keypoint_locations(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
     out = []
     w = o_gray.shape[1]
     for mirrored in (False, True):
-        img = o_gray[:, ::-1] if mirrored else o_gray
-        m = dil[:, ::-1] if mirrored else dil
-        ko, do = _features(np.ascontiguousarray(img), np.ascontiguousarray(m), settings.keypoint_features,
-                           settings.keypoint_side)
+        okey = ("orig", mirrored, id(mask))
+        if okey not in cache:
+            img = o_gray[:, ::-1] if mirrored else o_gray
+            m = dil[:, ::-1] if mirrored else dil
+            cache[okey] = _features(np.ascontiguousarray(img), np.ascontiguousarray(m),
+                                    settings.keypoint_features, settings.keypoint_side)
+        ko, do = cache[okey]
         if do is None or len(ko) < 4:
             continue
         matcher = cv2.BFMatcher(cv2.NORM_L2)

@@ -136,15 +136,16 @@ def colour_likelihood(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray) -> np
     lg = cv2.cvtColor(gen, cv2.COLOR_RGB2LAB)
     io = (lo[mask].astype(np.int32) * bins) // 256
     ig = (lg.reshape(-1, 3).astype(np.int32) * bins) // 256
-    hp = np.zeros(tuple(bins), np.float32)
-    np.add.at(hp, (io[:, 0], io[:, 1], io[:, 2]), 1.0)
-    hg = np.zeros(tuple(bins), np.float32)
-    np.add.at(hg, (ig[:, 0], ig[:, 1], ig[:, 2]), 1.0)
+    n = int(np.prod(bins))
+    flat_o = (io[:, 0] * bins[1] + io[:, 1]) * bins[2] + io[:, 2]
+    flat_g = (ig[:, 0] * bins[1] + ig[:, 1]) * bins[2] + ig[:, 2]
+    hp = np.bincount(flat_o, minlength=n).astype(np.float32).reshape(tuple(bins))
+    hg = np.bincount(flat_g, minlength=n).astype(np.float32).reshape(tuple(bins))
     hp = cv2.GaussianBlur(hp.reshape(bins[0], -1), (0, 0), 0.7).reshape(hp.shape) / max(1.0, float(hp.sum()))
     hg = hg / max(1.0, float(hg.sum()))
     ratio = np.minimum(hp / np.maximum(hg, 1e-6), 1.0)
     ratio /= max(float(ratio.max()), 1e-6)
-    return ratio[ig[:, 0], ig[:, 1], ig[:, 2]].reshape(gen.shape[:2]).astype(np.float32)
+    return ratio.ravel()[flat_g].reshape(gen.shape[:2]).astype(np.float32)
 
 
 def _match(image: np.ndarray, templ: np.ndarray, tmask: np.ndarray | None) -> np.ndarray:
@@ -295,14 +296,16 @@ def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings
         cands.append(Location(ident, score_at(orig, mask, gen, ident, settings), "same_place"))
         if cands[0].score >= settings.identity_accept:
             return cands
-    for matrix, inliers, _, _ in keypoint_locations(orig, mask, gen, settings, cache):
-        cands.append(Location(matrix, score_at(orig, mask, gen, matrix, settings), "keypoints", inliers))
     # the in-place shortcut only when the product convincingly is at its own place
     in_place = ident if cands and cands[0].score >= settings.locate_min_score else None
     likelihood = colour_likelihood(orig, mask, gen)
     for loc in template_search(orig, mask, gen, settings, identity=in_place, likelihood=likelihood):
         loc.score = score_at(orig, mask, gen, loc.matrix, settings)
         cands.append(loc)
+    if max((c.score for c in cands), default=-1.0) < settings.identity_accept:
+        # keypoints cost most: only for products the searches did not find convincingly
+        for matrix, inliers, _, _ in keypoint_locations(orig, mask, gen, settings, cache):
+            cands.append(Location(matrix, score_at(orig, mask, gen, matrix, settings), "keypoints", inliers))
     for c in cands:
         c.silhouette = silhouette_score(mask, likelihood, c.matrix)
     cands.sort(key=lambda c: -c.score)
