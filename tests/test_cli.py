@@ -38,7 +38,10 @@ def test_judge_json_and_heatmap(tmp_path: Path, demo_samples: list[Sample]) -> N
     assert r.exit_code == 1, r.output
     row = json.loads(r.output)
     assert row["passed"] is False and row["checks"]["consistency"]["artifacts"]["heatmap"] == str(heat)
-    assert heat.is_file()
+    assert heat.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the suffix the user asked for picks the type
+    jpg = tmp_path / "h.jpg"
+    r = runner.invoke(app, ["judge", s.original, s.generated, "--json", "--heatmap", str(jpg)])
+    assert jpg.read_bytes()[:2] == b"\xff\xd8"
     good = next(x for x in demo_samples if x.meta["kind"] == "good")
     r = runner.invoke(app, ["judge", good.original, good.generated])
     assert r.exit_code == 0 and "PASS" in r.output

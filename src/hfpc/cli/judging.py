@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from hfpc.cli._common import console, fail, progress_bar
+from hfpc.data.images import load_image
 from hfpc.errors import HfpcError
 from hfpc.profile import Profile
 
@@ -28,7 +29,7 @@ def judge(
     mask: Path | None = typer.Option(None, "--mask", help="product mask of the original (else alpha or segmentation)"),
     profile: str | None = typer.Option(None, "--profile", "-p", help="profile TOML (default: built-in)"),
     as_json: bool = typer.Option(False, "--json", help="print the result row as JSON"),
-    heatmap: Path | None = typer.Option(None, "--heatmap", help="write the consistency heatmap PNG here"),
+    heatmap: Path | None = typer.Option(None, "--heatmap", help="write the consistency heatmap here (.jpg, .png or .webp)"),
 ) -> None:
     """Judge one original/generated pair and print the verdict; exit 1 if it fails."""
     import tempfile
@@ -46,8 +47,17 @@ def judge(
         if heatmap and not v.error:
             art = next((c.artifacts.get("heatmap") for c in v.checks.values() if c.artifacts.get("heatmap")), None)
             if art:
-                heatmap.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(Path(tmp) / art, heatmap)
+                src = Path(tmp) / art
+                if src.suffix.lower() == heatmap.suffix.lower():
+                    heatmap.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(src, heatmap)
+                else:  # the user's suffix picks the picture type (.png, .jpg, .webp)
+                    from hfpc.consistency.heatmap import write_heatmap
+
+                    try:
+                        write_heatmap(heatmap, load_image(src).rgb)
+                    except ValueError as e:
+                        fail(f"{heatmap}: {e}")
                 for c in v.checks.values():
                     if "heatmap" in c.artifacts:
                         c.artifacts["heatmap"] = str(heatmap)
@@ -74,7 +84,7 @@ def filter_(
     profile: str | None = typer.Option(None, "--profile", "-p", help="profile TOML (default: built-in)"),
     workers: int = typer.Option(0, "--workers", "-j", min=0, help="processes (0: all CPU cores)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="start over instead of resuming"),
-    heatmaps: bool = typer.Option(True, "--heatmaps/--no-heatmaps", help="write heatmap PNGs next to the results"),
+    heatmaps: bool = typer.Option(True, "--heatmaps/--no-heatmaps", help="write heatmaps (JPEG) next to the results"),
 ) -> None:
     """Judge every sample of a manifest into a JSONL results file.
 
