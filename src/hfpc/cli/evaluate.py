@@ -67,9 +67,9 @@ def calibrate(
     calib_fraction: float = typer.Option(0.5, "--calib-fraction", min=0.05, max=0.95),
     seed: int = typer.Option(0, "--seed"),
     rejudge: bool = typer.Option(True, "--rejudge/--no-rejudge",
-                                 help="re-run a check on rows that failed below its threshold to learn whether its "
-                                      "other gates pass (needs the images and --profile); without it thresholds "
-                                      "are only moved where every decision is known"),
+                                 help="judge again the rows whose decision the results cannot tell at the new "
+                                      "thresholds (needs the images and --profile); without it those decisions "
+                                      "are estimated"),
 ) -> None:
     """Choose thresholds jointly on a calibration split; report them on held-out originals.
 
