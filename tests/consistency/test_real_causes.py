@@ -18,7 +18,8 @@ from hfpc.data.synth import ProductSpec, render_product
 SIZE = 384
 
 
-def _product(colour=(0.75, 0.2, 0.15), word: str = "NOVA", pattern: str | None = "dots") -> tuple[np.ndarray, np.ndarray]:
+def _product(colour=(0.75, 0.2, 0.15), word: str = "NOVA",
+             pattern: str | None = "dots") -> tuple[np.ndarray, np.ndarray]:
     spec = ProductSpec("box", colour, (0.95, 0.9, 0.6), word, 170, 0.85, pattern)
     tile = render_product(spec)
     rgb = (np.clip(tile.rgb, 0, 1) * 255).astype(np.uint8)

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from hfpc.settings import CheckSettings
 from hfpc.checks.base import Check, JudgeItem
 from hfpc.data.images import save_image
+from hfpc.settings import CheckSettings
 from hfpc.types import CheckResult
 
 

@@ -29,7 +29,8 @@ def judge(
     mask: Path | None = typer.Option(None, "--mask", help="product mask of the original (else alpha or segmentation)"),
     profile: str | None = typer.Option(None, "--profile", "-p", help="profile TOML (default: built-in)"),
     as_json: bool = typer.Option(False, "--json", help="print the result row as JSON"),
-    heatmap: Path | None = typer.Option(None, "--heatmap", help="write the consistency heatmap here (.jpg, .png or .webp)"),
+    heatmap: Path | None = typer.Option(None, "--heatmap",
+                                        help="write the consistency heatmap here (.jpg, .png or .webp)"),
 ) -> None:
     """Judge one original/generated pair and print the verdict; exit 1 if it fails."""
     import tempfile

@@ -81,7 +81,8 @@ class ProductReport:
         if self.location is not None:
             m = self.location.matrix
             d["location"] = {"method": self.location.method, "score": round(self.location.score, 4),
-                             "inliers": self.location.inliers, "silhouette": round(self.location.silhouette, 3), "mirrored": self.location.mirrored,
+                             "inliers": self.location.inliers, "silhouette": round(self.location.silhouette, 3),
+                             "mirrored": self.location.mirrored,
                              "rotation": round(self.location.rotation, 1),
                              "scale": round(self.location.scale, 4),
                              "dx": round(float(m[0, 2]), 1), "dy": round(float(m[1, 2]), 1)}
@@ -300,9 +301,9 @@ def _findings(c: Comparison, shape: ShapeMatch | None, pasted: bool, s: Consiste
     out = []
     where = f" ({c.where})" if c.where else ""
     if shape is not None and shape.aspect_change > s.max_aspect_change:
+        pct = 100 * (np.exp(shape.aspect_change) - 1)
         out.append(Finding("proportions", "product_altered",
-                           f"changed proportions: width/height differ by {100 * (np.exp(shape.aspect_change) - 1):.0f} %"
-                           " (stretched or squeezed)"))
+                           f"changed proportions: width/height differ by {pct:.0f} % (stretched or squeezed)"))
     if shape is not None and shape.iou < s.min_outline_iou:
         out.append(Finding("outline", "product_altered",
                            f"changed outline: it overlaps its expected outline by only {100 * shape.iou:.0f} %"))

@@ -242,11 +242,11 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
 def _palette(lab: np.ndarray, k: int) -> np.ndarray:
     if len(lab) <= k:
         return lab.astype(np.float32)
-    step = max(1, len(lab) // 3000)
+    step = max(1, len(lab) // 1500)
     data = lab[::step].astype(np.float32)
     crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 15, 0.5)
     cv2.setRNGSeed(0)
-    _, _, centres = cv2.kmeans(data, k, None, crit, 2, cv2.KMEANS_PP_CENTERS)
+    _, _, centres = cv2.kmeans(data, k, None, crit, 1, cv2.KMEANS_PP_CENTERS)
     return centres
 
 

@@ -200,10 +200,11 @@ def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
     pad_x, pad_y = max(1, round(0.15 * bw)), max(1, round(0.15 * bh))
     silhouette = cv2.copyMakeBorder(cmask.astype(np.float32) / 255, pad_y, pad_y, pad_x, pad_x,
                                     cv2.BORDER_CONSTANT, value=0)
-    peaks: list[tuple[float, float, int, int, bool, str]] = []
     scales = np.geomspace(settings.min_scale, settings.max_scale, settings.search_scales)
     half_step = float(np.sqrt(scales[1] / scales[0])) if len(scales) > 1 else 1.03
-    for mirrored in (False, True):
+
+    def coarse(mirrored: bool, kind: str) -> list[tuple[float, float, int, int, bool, str]]:
+        peaks = []
         cg = crop_gray[:, ::-1] if mirrored else crop_gray
         cm = cmask[:, ::-1] if mirrored else cmask
         sil = silhouette[:, ::-1] if mirrored else silhouette
@@ -211,38 +212,52 @@ def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
             tw, th = int(round(bw * s * f)), int(round(bh * s * f))
             if tw < 6 or th < 6 or tw > gs.shape[1] or th > gs.shape[0]:
                 continue
-            tm = cv2.resize(cm, (tw, th), interpolation=cv2.INTER_NEAREST)
-            if tm.sum() == 0 or tm.all():
+            if kind == "search":
+                tm = cv2.resize(cm, (tw, th), interpolation=cv2.INTER_NEAREST)
+                if tm.sum() == 0 or tm.all():
+                    continue
+                t = cv2.resize(np.ascontiguousarray(cg), (tw, th), interpolation=cv2.INTER_AREA)
+                _, best, _, loc = cv2.minMaxLoc(_match(gs, t, tm))
+                peaks.append((float(best), float(s), loc[0], loc[1], mirrored, kind))
                 continue
-            t = cv2.resize(np.ascontiguousarray(cg), (tw, th), interpolation=cv2.INTER_AREA)
-            _, best, _, loc = cv2.minMaxLoc(_match(gs, t, tm))
-            peaks.append((float(best), float(s), loc[0], loc[1], mirrored, "search"))
             sw, sh = int(round((bw + 2 * pad_x) * s * f)), int(round((bh + 2 * pad_y) * s * f))
             if sw > like.shape[1] or sh > like.shape[0]:
                 continue
             ts = cv2.resize(np.ascontiguousarray(sil), (sw, sh), interpolation=cv2.INTER_AREA)
             _, best, _, loc = cv2.minMaxLoc(_match(like, ts, None))
             peaks.append((float(best), float(s), round(loc[0] + pad_x * s * f), round(loc[1] + pad_y * s * f),
-                          mirrored, "silhouette"))
+                          mirrored, kind))
+        return peaks
+
     out: list[Location] = []
-    for kind in ("search", "silhouette"):
-        ranked = sorted((p for p in peaks if p[5] == kind), reverse=True)
-        found = 0
-        for _, s, lx, ly, mirrored, _ in ranked[: top_k * 2]:
+
+    def refine(peaks: list[tuple[float, float, int, int, bool, str]]) -> float:
+        """Refine the best peaks into locations; the best refined correlation."""
+        best_r = -1.0
+        added = 0
+        for _, s, lx, ly, mirrored, kind in sorted(peaks, reverse=True)[: top_k * 2]:
             cr = crop[:, ::-1] if mirrored else crop
             cm = cmask[:, ::-1] if mirrored else cmask
             loc = _refine(np.ascontiguousarray(cr), np.ascontiguousarray(cm), gen, s, lx / f, ly / f,
                           2.0 / f + 3, half_step)
             if loc is None:
                 continue
-            sc, tx, ty, _ = loc
+            sc, tx, ty, r = loc
+            best_r = max(best_r, r)
             m = _place(sc, tx, ty, box, mirrored)
             if any(np.abs(m - o.matrix).max() < 3 for o in out):
                 continue
             out.append(Location(m, -1.0, kind))
-            found += 1
-            if found >= top_k:
+            added += 1
+            if added >= top_k:
                 break
+        return best_r
+
+    # cheapest first: the product as it is; mirrored and silhouette passes only when that fails
+    if refine(coarse(False, "search")) >= settings.identity_accept:
+        return out
+    refine(coarse(True, "search"))
+    refine(coarse(False, "silhouette") + coarse(True, "silhouette"))
     return out
 
 
@@ -299,11 +314,13 @@ def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings
     # the in-place shortcut only when the product convincingly is at its own place
     in_place = ident if cands and cands[0].score >= settings.locate_min_score else None
     likelihood = colour_likelihood(orig, mask, gen)
-    for loc in template_search(orig, mask, gen, settings, identity=in_place, likelihood=likelihood):
+    found = template_search(orig, mask, gen, settings, identity=in_place, likelihood=likelihood)
+    for loc in found:
         loc.score = score_at(orig, mask, gen, loc.matrix, settings)
         cands.append(loc)
-    if max((c.score for c in cands), default=-1.0) < settings.identity_accept:
-        # keypoints cost most: only for products the searches did not find convincingly
+    # keypoints cost most: only for products neither found in place nor convincingly elsewhere
+    stays = in_place is not None and not found
+    if not stays and max((c.score for c in cands), default=-1.0) < settings.identity_accept:
         for matrix, inliers, _, _ in keypoint_locations(orig, mask, gen, settings, cache):
             cands.append(Location(matrix, score_at(orig, mask, gen, matrix, settings), "keypoints", inliers))
     for c in cands:
