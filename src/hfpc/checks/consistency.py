@@ -31,7 +31,7 @@ class ConsistencyCheck(Check):
             prepared = prepare_original(item.original.rgb, item.mask, self.settings)
             item.original_cache[key] = prepared
         report = analyze_pair(item.original.rgb, item.mask, item.generated.rgb, self.settings,
-                              prepared=prepared)
+                              prepared=prepared, original_cache=item.original_cache.setdefault(key + ":features", {}))
         result = CheckResult(
             check=self.name,
             passed=report.passed,

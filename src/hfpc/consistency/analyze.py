@@ -196,18 +196,19 @@ def prepare_original(rgb: np.ndarray, mask: np.ndarray | None,
 
 def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generated: np.ndarray,
                  settings: ConsistencySettings | None = None,
-                 prepared: tuple[np.ndarray, list[np.ndarray], str] | None = None) -> ConsistencyReport:
+                 prepared: tuple[np.ndarray, list[np.ndarray], str] | None = None,
+                 original_cache: dict | None = None) -> ConsistencyReport:
     """Judge whether every product of ``original`` survived unchanged in ``generated``.
 
     ``prepared`` lets a caller reuse :func:`prepare_original`'s result across many generations
-    of the same original.
+    of the same original, and ``original_cache`` (kept with it) the original's keypoints.
     """
     settings = settings or ConsistencySettings()
     o, masks, source = prepared or prepare_original(original, original_mask, settings)
     g = _downscale(generated, settings.max_side)
     if not masks:
         return ConsistencyReport([], source, g)
-    shared: dict = {}
+    shared: dict = {"original": original_cache if original_cache is not None else {}}
     cands = [locate_product(o, m, g, settings, shared) for m in masks]
     _share_layout(o, masks, g, cands, settings)
     same = similarity(g.shape[1] / o.shape[1], 0.0, 0.0)
@@ -261,7 +262,11 @@ def _not_found(index: int, area: float, cands: list[Location], mask: np.ndarray,
     best = max((c.score for c in cands), default=-1.0)
     colour = max((c.silhouette for c in cands), default=-1.0)
     expected = cv2.warpAffine(mask.astype(np.uint8), same, (shape[1], shape[0]), flags=cv2.INTER_NEAREST) > 0
-    if best < s.missing_score and colour < s.missing_score:
+    if best >= s.locate_min_score:
+        f = Finding("not_found", "product_missing",
+                    f"has no counterpart of its own: its best match (correlation {best:.2f}) is where "
+                    "another product of the original stands, so it is missing")
+    elif best < s.missing_score and colour < s.missing_score:
         f = Finding("not_found", "product_missing",
                     f"is missing: nothing in the generated image resembles it (best correlation {best:.2f}, "
                     f"colour match {colour:.2f})")

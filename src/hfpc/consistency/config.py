@@ -48,6 +48,9 @@ class ConsistencySettings(CheckSettings):
         "largest rotation (degrees) accepted for a product found by keypoints"))
     keypoint_features: int = Field(1500, ge=50, description="SIFT keypoints per image for the keypoint search")
     keypoint_side: int = Field(512, ge=64, description="long side at which keypoints are detected")
+    keypoint_zoom_below: float = Field(0.45, gt=0, description=(
+        "keypoints are also sought in the generated image at twice its size when the searches "
+        "place the product smaller than this (detail of a shrunk product)"))
     keypoint_ratio: float = Field(0.8, gt=0, le=1, description="Lowe's ratio test for keypoint matches")
     keypoint_min_inliers: int = Field(8, ge=3, description=(
         "fewest RANSAC inliers for a keypoint location to be proposed"))

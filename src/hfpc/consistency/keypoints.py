@@ -42,16 +42,18 @@ def _features(gray: np.ndarray, mask: np.ndarray | None, n: int, side: int) -> t
 
 def keypoint_locations(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
                        settings: ConsistencySettings,
-                       cache: dict | None = None) -> list[tuple[np.ndarray, int, float, bool]]:
+                       cache: dict | None = None, zoom: bool = True) -> list[tuple[np.ndarray, int, float, bool]]:
     """Transforms (2×3, original → generated) found by keypoints, with inliers, ratio, mirrored.
 
     Only transforms within the Profile's scale range and rotation limit, with at least
     ``keypoint_min_inliers`` inliers, are returned, most inliers first. ``cache`` keeps the
-    generated image's keypoints between the products of one pair.
+    generated image's keypoints between the products of one pair, and ``cache["original"]``
+    the original's between the generations of one original. ``zoom`` allows a second pass on
+    the generated image at twice the size when the first finds nothing.
     """
     cache = {} if cache is None else cache
     found = _keypoint_pass(orig, mask, gen, settings, cache, 1)
-    if not found:
+    if not found and zoom:
         # a product shrunk to a fraction of the frame keeps its keypoints at twice the size
         found = _keypoint_pass(orig, mask, gen, settings, cache, 2)
     return found
@@ -72,12 +74,13 @@ def _keypoint_pass(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings
     w = o_gray.shape[1]
     for mirrored in (False, True):
         okey = ("orig", mirrored, id(mask))
-        if okey not in cache:
+        ocache = cache.setdefault("original", {})
+        if okey not in ocache:
             img = o_gray[:, ::-1] if mirrored else o_gray
             m = dil[:, ::-1] if mirrored else dil
-            cache[okey] = _features(np.ascontiguousarray(img), np.ascontiguousarray(m),
-                                    settings.keypoint_features, settings.keypoint_side)
-        ko, do = cache[okey]
+            ocache[okey] = (_features(np.ascontiguousarray(img), np.ascontiguousarray(m),
+                                     settings.keypoint_features, settings.keypoint_side), mask)
+        (ko, do), _ = ocache[okey]  # the mask is kept so that its id stays its own
         if do is None or len(ko) < 4:
             continue
         matcher = cv2.BFMatcher(cv2.NORM_L2)

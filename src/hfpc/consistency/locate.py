@@ -321,7 +321,9 @@ def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings
     # keypoints cost most: only for products neither found in place nor convincingly elsewhere
     stays = in_place is not None and not found
     if not stays and max((c.score for c in cands), default=-1.0) < settings.identity_accept:
-        for matrix, inliers, _, _ in keypoint_locations(orig, mask, gen, settings, cache):
+        # the doubled generated image only helps a product the searches place small
+        small = any(c.scale < settings.keypoint_zoom_below for c in cands if c.method != "same_place")
+        for matrix, inliers, _, _ in keypoint_locations(orig, mask, gen, settings, cache, zoom=small):
             cands.append(Location(matrix, score_at(orig, mask, gen, matrix, settings), "keypoints", inliers))
     for c in cands:
         c.silhouette = silhouette_score(mask, likelihood, c.matrix)

@@ -15,21 +15,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from hfpc.checks.base import Check, JudgeItem
+from hfpc.settings import CheckSettings
 from hfpc.types import CheckResult
 
 
-class ClipSettings(BaseModel):
+class ClipSettings(CheckSettings):
     """Profile section of the CLIP baselines."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = True
     model: str = Field("clip", description="CLIP hub id, alias or directory (vision and text towers)")
     threshold: float = Field(0.5, description="pass threshold on the value (for Pb/Rb/Rg)")
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(32, ge=1, description="images per forward pass")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     prompts: tuple[str, str] = Field(("Good photo.", "Bad photo."), description="CLIP-IQA antonym pair")
 
