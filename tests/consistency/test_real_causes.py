@@ -172,3 +172,36 @@ def test_same_pair_scores_the_same_alone_and_after_others(product) -> None:
     again = analyze_pair(orig, None, gen, ConsistencySettings(grabcut="always"))
     assert first.value == again.value and first.passed == again.passed
     assert [p.details() for p in first.products] == [p.details() for p in again.products]
+
+
+@pytest.mark.parametrize("region, words", [
+    ((0.0, 0.35, 0.0, 1.0), ("top",)),
+    ((0.65, 1.0, 0.0, 1.0), ("bottom",)),
+    ((0.3, 0.7, 0.0, 0.35), ("middle left",)),
+    ((0.3, 0.7, 0.65, 1.0), ("middle right",)),
+])
+def test_sentence_and_heatmap_point_at_the_changed_region(product, region, words) -> None:
+    """A defect whose region is known: the sentence names it and the heatmap is hottest there."""
+    from hfpc.consistency.heatmap import render_heatmap
+
+    rgb, alpha = product
+    orig = _original(product)
+    h, w = alpha.shape
+    y0, y1, x0, x1 = int(region[0] * h), int(region[1] * h), int(region[2] * w), int(region[3] * w)
+    part = np.zeros_like(alpha)
+    part[y0:y1, x0:x1] = alpha[y0:y1, x0:x1]
+    changed = rgb.copy()
+    changed[part] = (30, 200, 60)
+    gen = _scene(changed, alpha, _backdrop("scene"), 100, 110)
+    rep = analyze_pair(orig, None, gen)
+    assert not rep.passed
+    assert any(w_ in rep.explanation() for w_ in words), rep.explanation()
+    heat = render_heatmap(rep).astype(np.float32)
+    inside = np.zeros(gen.shape[:2], bool)
+    inside[110 + y0:110 + y1, 100 + x0:100 + x1] = part[y0:y1, x0:x1]
+    rest = np.zeros(gen.shape[:2], bool)
+    rest[110:110 + h, 100:100 + w] = alpha & ~part
+    rest &= ~(cv2.dilate(inside.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)
+    # heat is drawn in warm colours (jet): red minus blue is larger where the change is
+    warmth = heat[..., 0] - heat[..., 2]
+    assert warmth[inside].mean() > warmth[rest].mean() + 20

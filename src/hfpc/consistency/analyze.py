@@ -142,8 +142,9 @@ class ConsistencyReport:
             worst = min(self.products, key=lambda p: p.preserved)
             how = _layout_words([p.location for p in self.products if p.location is not None])
             redrawn = any(p.tier == "redrawn" for p in self.products)
-            kept = "redrawn but recognisably unchanged" if redrawn else "unchanged"
-            return (f"{'the product is' if n == 1 else f'all {n} products are'} {how}{kept} "
+            kept = "redrawn but recognisably the same" if redrawn else "unchanged"
+            how = f"{how}, {kept}" if how else kept
+            return (f"{'the product is' if n == 1 else f'all {n} products are'} {how} "
                     f"({100 * worst.preserved:.0f} % of pixels preserved)")
         parts = []
         for p in self.products:
@@ -155,9 +156,13 @@ class ConsistencyReport:
 
 
 def _layout_words(locations: list[Location]) -> str:
-    """How the products moved, in words ("mirrored, moved and rescaled but ")."""
+    """How the products moved, in words ("mirrored, moved and rescaled").
+
+    Mirroring is claimed only where the pattern says so (keypoints or correlation), not from a
+    silhouette, which a symmetric product matches either way.
+    """
     words = []
-    if any(loc.mirrored for loc in locations):
+    if any(loc.mirrored and loc.method in ("keypoints", "search", "layout") for loc in locations):
         words.append("mirrored")
     if any(abs(loc.rotation) > 3 for loc in locations):
         words.append("rotated")
@@ -167,7 +172,7 @@ def _layout_words(locations: list[Location]) -> str:
         words.append("rescaled")
     if not words:
         return ""
-    return (", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]) + " but "
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]
 
 
 def _downscale(img: np.ndarray, max_side: int, interp: int = cv2.INTER_AREA) -> np.ndarray:
