@@ -205,3 +205,29 @@ def test_sentence_and_heatmap_point_at_the_changed_region(product, region, words
     # heat is drawn in warm colours (jet): red minus blue is larger where the change is
     warmth = heat[..., 0] - heat[..., 2]
     assert warmth[inside].mean() > warmth[rest].mean() + 20
+
+
+@pytest.mark.parametrize("canvas", [(1024, 512), (1536, 512), (512, 1536), (768, 512)])
+def test_outpainting_to_any_canvas_keeps_the_product(product, canvas) -> None:
+    """The same product pasted unchanged into a wider or taller canvas passes, whatever its shape."""
+    rgb, alpha = product
+    orig = _original(product)
+    w, h = canvas
+    big = cv2.resize(_backdrop("scene"), (w, h))
+    x0, y0 = (w - SIZE) // 2, (h - SIZE) // 2
+    big[y0:y0 + SIZE, x0:x0 + SIZE] = _scene(rgb, alpha, _backdrop("scene"), 100, 110)
+    rep = analyze_pair(orig, None, big)
+    assert rep.passed, rep.explanation()
+
+
+def test_thresholds_print_apart_and_unbounded_settings_are_refused() -> None:
+    from pydantic import ValidationError
+
+    from hfpc.consistency.analyze import _below
+
+    text = _below(0.5496, 0.55)
+    left, right = text.split(" < ")
+    assert left != right and float(left) < 0.55
+    for bad in ({"search_scales": 100000}, {"min_scale": 2.0, "max_scale": 1.0}, {"max_side": 100000}):
+        with pytest.raises(ValidationError):
+            ConsistencySettings(**bad)

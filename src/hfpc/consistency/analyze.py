@@ -277,8 +277,8 @@ def _not_found(index: int, area: float, cands: list[Location], mask: np.ndarray,
                     f"colour match {colour:.2f})")
     else:
         f = Finding("not_found", "product_replaced",
-                    f"was not found in the generated image (best correlation {best:.2f} < "
-                    f"{s.locate_min_score:.2f}): replaced by another object or missing")
+                    f"was not found in the generated image (best correlation {_below(best, s.locate_min_score)}): "
+                    "replaced by another object or missing")
     return ProductReport(index, area, False, [f], candidates=cands, expected_mask=expected)
 
 
@@ -298,6 +298,14 @@ def _share_layout(o: np.ndarray, masks: list[np.ndarray], g: np.ndarray, cands: 
                 c.insert(0, Location(mv.matrix.copy(), score, "layout"))
                 best = score
         c.sort(key=lambda x: -x.score)
+
+
+def _below(value: float, limit: float) -> str:
+    """"value < limit" with enough digits that the two never print the same ("0.549 < 0.55")."""
+    for digits in (2, 3, 4, 6):
+        if f"{value:.{digits}f}" != f"{limit:.{digits}f}":
+            return f"{value:.{digits}f} < {limit:g}"
+    return f"{value!r} < {limit!r}"
 
 
 def _findings(c: Comparison, shape: ShapeMatch | None, pasted: bool, s: ConsistencySettings) -> list[Finding]:
@@ -328,10 +336,10 @@ def _findings(c: Comparison, shape: ShapeMatch | None, pasted: bool, s: Consiste
                                "e.g. altered print or label", c.where))
         if c.ssim < s.min_ssim:
             out.append(Finding("structure", "product_altered",
-                               f"changed structure{where}: SSIM {c.ssim:.2f} < {s.min_ssim:.2f}", c.where))
+                               f"changed structure{where}: SSIM {_below(c.ssim, s.min_ssim)}", c.where))
         if c.edge < s.min_edge:
             out.append(Finding("print", "product_altered",
-                               f"changed outlines/print{where}: edge agreement {c.edge:.2f} < {s.min_edge:.2f}",
+                               f"changed outlines/print{where}: edge agreement {_below(c.edge, s.min_edge)}",
                                c.where))
         if c.mad > s.max_mad:
             out.append(Finding("colours", "product_altered",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from hfpc.settings import CheckSettings
 
@@ -41,13 +41,13 @@ class ConsistencySettings(CheckSettings):
     min_scale: float = Field(0.15, gt=0, description=(
         "smallest rescale searched for a moved product (composition tools shrink it to a fifth)"))
     max_scale: float = Field(2.0, gt=0, description="largest rescale searched for a moved product")
-    max_side: int = Field(512, ge=64, description="long side of the working resolution in pixels")
-    search_side: int = Field(160, ge=32, description="long side of the coarse search resolution")
-    search_scales: int = Field(26, ge=1, description="number of scales tried by the coarse search")
+    max_side: int = Field(512, ge=64, le=4096, description="long side of the working resolution in pixels")
+    search_side: int = Field(160, ge=32, le=1024, description="long side of the coarse search resolution")
+    search_scales: int = Field(26, ge=1, le=100, description="number of scales tried by the coarse search")
     max_rotation: float = Field(20.0, ge=0, le=180, description=(
         "largest rotation (degrees) accepted for a product found by keypoints"))
-    keypoint_features: int = Field(1500, ge=50, description="SIFT keypoints per image for the keypoint search")
-    keypoint_side: int = Field(512, ge=64, description="long side at which keypoints are detected")
+    keypoint_features: int = Field(1500, ge=50, le=20000, description="SIFT keypoints per image for the keypoint search")
+    keypoint_side: int = Field(512, ge=64, le=2048, description="long side at which keypoints are detected")
     keypoint_zoom_below: float = Field(0.45, gt=0, description=(
         "keypoints are also sought in the generated image at twice its size when the searches "
         "place the product smaller than this (detail of a shrunk product)"))
@@ -118,7 +118,7 @@ class ConsistencySettings(CheckSettings):
     in_place_tolerance: float = Field(1.0, ge=0, description=(
         "a location within this many percent of the frame of the product's own place counts as in "
         "place: the generator kept the layout, so it must keep the pixels"))
-    redrawn_side: int = Field(64, ge=16, description=(
+    redrawn_side: int = Field(64, ge=16, le=1024, description=(
         "a redrawn product is compared at most this many pixels across (as a shopper sees it)"))
     redrawn_max_change: float = Field(0.3, ge=0, le=1, description=(
         "largest share of a redrawn product whose colour may differ (ΔE2000 > delta_e after light)"))
@@ -140,6 +140,17 @@ class ConsistencySettings(CheckSettings):
     erode_segmented: float = Field(0.05, ge=0, le=0.3, description=(
         "erosion used instead of `erode` when the mask was segmented rather than given: its "
         "boundary is less certain (shadows, bits of the old scene)"))
-    compare_side: int = Field(192, ge=32, description=(
+    compare_side: int = Field(192, ge=32, le=2048, description=(
         "products are compared at most this many pixels across (and never finer than the "
         "generated copy): re-rendered detail finer than this is not a change"))
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ConsistencySettings:
+        """Refuse settings that contradict each other or make a run unbounded."""
+        if self.min_scale >= self.max_scale:
+            raise ValueError(f"min_scale ({self.min_scale}) must be below max_scale ({self.max_scale})")
+        if self.max_scale / self.min_scale > 100:
+            raise ValueError("max_scale / min_scale above 100 makes the search unbounded")
+        if self.search_side > self.max_side:
+            raise ValueError(f"search_side ({self.search_side}) cannot exceed max_side ({self.max_side})")
+        return self
