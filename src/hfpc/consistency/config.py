@@ -46,7 +46,8 @@ class ConsistencySettings(CheckSettings):
     search_scales: int = Field(26, ge=1, le=100, description="number of scales tried by the coarse search")
     max_rotation: float = Field(20.0, ge=0, le=180, description=(
         "largest rotation (degrees) accepted for a product found by keypoints"))
-    keypoint_features: int = Field(1500, ge=50, le=20000, description="SIFT keypoints per image for the keypoint search")
+    keypoint_features: int = Field(1500, ge=50, le=20000, description=(
+        "SIFT keypoints per image for the keypoint search"))
     keypoint_side: int = Field(512, ge=64, le=2048, description="long side at which keypoints are detected")
     keypoint_zoom_below: float = Field(0.45, gt=0, description=(
         "keypoints are also sought in the generated image at twice its size when the searches "
