@@ -26,3 +26,19 @@ class ProfileError(HfpcError):
 
 class ModelNotAvailableError(HfpcError):
     """Weights a profile names are not on this machine and cannot be fetched."""
+
+
+class ResultsError(HfpcError, ValueError):
+    """A results file cannot be read, written or resumed (damaged, a directory, disk full…)."""
+
+
+class ResultsLockedError(ResultsError):
+    """Another run is writing the same results file."""
+
+
+class ResultsMismatchError(ResultsError):
+    """A results file was written with another profile or hfpc version than this run's."""
+
+
+class NoDecidingChecksError(HfpcError):
+    """A profile enables no check that decides pass/fail: every sample would pass."""

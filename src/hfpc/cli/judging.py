@@ -9,18 +9,21 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from hfpc.cli._common import console, fail, progress_bar
+from hfpc.cli._common import EXIT_RUN_FAILED, console, fail, internal_errors, printable, progress_bar
 from hfpc.data.images import load_image
 from hfpc.errors import HfpcError
 from hfpc.profile import Profile
 
 
 def _load_profile(profile: str | None) -> Profile:
-
     try:
         return Profile.load(profile)
     except HfpcError as e:
-        fail(str(e))
+        fail(str(e), EXIT_RUN_FAILED)
+
+
+_DEBUG_HELP = "show the traceback of an unexpected error (also HFPC_DEBUG=1)"
+_NO_CHECKS_HELP = "judge even with a profile whose checks cannot fail a sample (everything passes)"
 
 
 def judge(
@@ -31,8 +34,20 @@ def judge(
     as_json: bool = typer.Option(False, "--json", help="print the result row as JSON"),
     heatmap: Path | None = typer.Option(None, "--heatmap",
                                         help="write the consistency heatmap here (.jpg, .png or .webp)"),
+    allow_no_checks: bool = typer.Option(False, "--allow-no-checks", help=_NO_CHECKS_HELP),
+    debug: bool = typer.Option(False, "--debug", help=_DEBUG_HELP),
 ) -> None:
-    """Judge one original/generated pair and print the verdict; exit 1 if it fails."""
+    """Judge one original/generated pair and print the verdict.
+
+    Exit code 0 if it passes, 1 if it fails, 2 if it could not be judged, 3 if the run could
+    not be done (bad profile, internal error).
+    """
+    with internal_errors(f"judging {generated} against {original}", debug):
+        _judge(original, generated, mask, profile, as_json, heatmap, allow_no_checks)
+
+
+def _judge(original: Path, generated: Path, mask: Path | None, profile: str | None, as_json: bool,
+           heatmap: Path | None, allow_no_checks: bool) -> None:
     import tempfile
 
     from hfpc.judge import Judge
@@ -42,7 +57,8 @@ def judge(
         try:
             j = Judge(_load_profile(profile), artifacts_dir=tmp if heatmap else None)
         except HfpcError as e:
-            fail(str(e))
+            fail(str(e), EXIT_RUN_FAILED)
+        _refuse_no_checks(j, allow_no_checks)
         v = j.judge(Sample(id=generated.stem, original=str(original), generated=str(generated),
                            mask=str(mask) if mask else None))
         if heatmap and not v.error:
@@ -79,6 +95,14 @@ def judge(
     raise typer.Exit(0 if v.passed else 1)
 
 
+def _refuse_no_checks(judge: object, allow: bool) -> None:
+    from hfpc.results import deciding_checks
+
+    if not allow and not deciding_checks(judge):  # type: ignore[arg-type]
+        fail("the profile enables no check that decides pass/fail, so every sample would pass; enable "
+             "one (e.g. [checks.consistency]) or pass --allow-no-checks", EXIT_RUN_FAILED)
+
+
 def filter_(
     manifest: Path = typer.Argument(..., help="manifest: JSONL/JSON/CSV file or folder"),
     out: Path = typer.Option(..., "-o", "--out", help="results JSONL (appended; resumable)"),
@@ -86,32 +110,55 @@ def filter_(
     workers: int = typer.Option(0, "--workers", "-j", min=0, help="processes (0: all CPU cores)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="start over instead of resuming"),
     heatmaps: bool = typer.Option(True, "--heatmaps/--no-heatmaps", help="write heatmaps (JPEG) next to the results"),
+    retry_errors: bool = typer.Option(False, "--retry-errors",
+                                      help="on resume, judge every error row again (by default only those "
+                                           "whose cause can pass: I/O errors, a killed worker)"),
+    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows",
+                                       help="a manifest row that cannot be read becomes an error row "
+                                            "instead of stopping the run"),
+    allow_no_checks: bool = typer.Option(False, "--allow-no-checks", help=_NO_CHECKS_HELP),
+    debug: bool = typer.Option(False, "--debug", help=_DEBUG_HELP),
 ) -> None:
     """Judge every sample of a manifest into a JSONL results file.
 
     Rows are flushed one by one; rerunning after a kill skips samples already judged. Samples
-    that cannot be judged get an error row. Exit code 1 if any sample failed, 2 on errors.
+    that cannot be judged get an error row. The exit code describes the whole results file: 0
+    all passed, 1 some failed, 2 some could not be judged; 3 if the run could not be done (bad
+    manifest or profile, results file locked by another run or judged with another profile or
+    hfpc version, internal error).
     """
+    with internal_errors(f"judging {manifest} into {out}", debug):
+        _filter(manifest, out, profile, workers, overwrite, heatmaps, retry_errors, skip_bad_rows,
+                allow_no_checks)
+
+
+def _filter(manifest: Path, out: Path, profile: str | None, workers: int, overwrite: bool, heatmaps: bool,
+            retry_errors: bool, skip_bad_rows: bool, allow_no_checks: bool) -> None:
     from hfpc.data.manifests import read_manifest
     from hfpc.results import run_filter
 
     p = _load_profile(profile)
     try:
-        samples = read_manifest(manifest)
+        samples = read_manifest(manifest, skip_bad_rows=skip_bad_rows)
     except HfpcError as e:
-        fail(str(e))
+        fail(str(e), EXIT_RUN_FAILED)
+    if samples and all("://" in s.generated or "://" in s.original for s in samples):
+        fail(f"{manifest}: its images are URLs (e.g. {samples[0].generated}): this is a URL manifest: run "
+             "`hfpc data download` first and judge the manifest it writes", EXIT_RUN_FAILED)
     art = out.with_name(out.stem + "_artifacts") if heatmaps else None
     try:
         with progress_bar("judging", len(samples)) as advance:
             summary = run_filter(samples, out, p, workers=workers or None, overwrite=overwrite,
-                                 artifacts_dir=art, progress=advance)
+                                 artifacts_dir=art, progress=advance, retry_errors=retry_errors,
+                                 allow_no_checks=allow_no_checks)
+            if summary.skipped:
+                advance(summary.skipped)
     except HfpcError as e:
-        fail(str(e))
-    if summary.skipped:
-        advance(summary.skipped)
+        fail(str(e), EXIT_RUN_FAILED)
     console.print(f"{summary.total} samples: {summary.skipped} already judged, {summary.judged} judged now "
                   f"— [green]{summary.passed} passed[/], [red]{summary.failed} failed[/], "
-                  f"{summary.errors} errors → [bold]{out}[/]")
-    if summary.errors:
-        raise typer.Exit(2)
-    raise typer.Exit(1 if summary.failed else 0)
+                  f"{summary.errors} errors → [bold]{printable(str(out))}[/]")
+    if summary.skipped:
+        console.print(f"whole results file: {summary.file_passed} passed, {summary.file_failed} failed, "
+                      f"{summary.file_errors} errors")
+    raise typer.Exit(summary.exit_code)

@@ -124,17 +124,23 @@ def _edge_f1(a: np.ndarray, b: np.ndarray, m: np.ndarray) -> float:
     return float(2 * precision * recall / (precision + recall + 1e-9))
 
 
-def _local_change(changed: np.ndarray, m: np.ndarray, size: float, window: float) -> float:
+def _local_change(changed: np.ndarray, m: np.ndarray, size: float, window: float,
+                  min_area: float = 0.0) -> float:
     """Largest share of changed pixels in any window of ``window`` × the product's size.
 
-    A relabelled print changes few pixels overall but most pixels of one small area.
+    A relabelled print changes few pixels overall but most pixels of one small area. Windows
+    holding fewer changed pixels than ``min_area`` of the product do not count: a speck (a
+    reflection, a misregistered edge) filling a tiny window is not an altered label.
     """
     win = max(9, int(window * size) | 1)
     mf = m.astype(np.float32)
     num = cv2.boxFilter(changed.astype(np.float32), -1, (win, win), normalize=False)
     den = cv2.boxFilter(mf, -1, (win, win), normalize=False)
     ok = m & (den > 0.5 * win * win)
-    return float((num[ok] / den[ok]).max()) if ok.any() else float(changed[m].mean())
+    if not ok.any():
+        return float(changed[m].mean())
+    ok &= num >= min_area * m.sum()
+    return float((num[ok] / den[ok]).max()) if ok.any() else 0.0
 
 
 def _typical_exact(exact: np.ndarray, m: np.ndarray, size: float, window: float = 0.25) -> float:
@@ -229,7 +235,7 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
                                      use_sample_covariance=False, full=True)[1]
     return Comparison(
         changed_share=float(changed.sum() / m.sum()),
-        local_change=_local_change(changed, m, size, settings.local_window),
+        local_change=_local_change(changed, m, size, settings.local_window, settings.local_min_area),
         delta_e_mean=float(de[m].mean()),
         mad=mad, mad_raw=mad_raw,
         ssim=float(ssim_map[m].mean()),

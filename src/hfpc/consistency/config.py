@@ -24,6 +24,9 @@ class ConsistencySettings(CheckSettings):
         "Gaussian blur (pixels) of both images before colour differences: absorbs JPEG and resampling"))
     local_window: float = Field(0.12, gt=0, le=1, description=(
         "side of the local-change window as a share of the product's size (√area)"))
+    local_min_area: float = Field(0.0, ge=0, le=1, description=(
+        "a local-change window counts only when its changed pixels are at least this share of the "
+        "product (a speck filling a tiny window is not an altered label)"))
     min_ssim: float = Field(0.6, ge=-1, le=1, description="minimum mean SSIM inside a product")
     min_edge: float = Field(0.55, ge=0, le=1, description=(
         "minimum edge-structure agreement (F1 of Canny edges, 2 px tolerance)"))

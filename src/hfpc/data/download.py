@@ -1,8 +1,10 @@
 """Download the images of a URL manifest (such as HFPC-44k) and write a local manifest.
 
 Concurrent, with retries and exponential back-off, resumable (finished files are kept; partial
-downloads go to ``.part`` files), limited by content type and size. Each URL that fails is
-recorded in ``errors.jsonl`` with its reason; the run goes on.
+downloads go to ``.part`` files). Every URL goes through the guarded fetcher
+(:mod:`hfpc.data.fetch`): public addresses only unless allowed, every redirect vetted, a total
+deadline and a size cap per file, and only bytes Pillow reads as an image are kept. Each URL
+that fails is recorded in ``errors.jsonl`` with its reason; the run goes on.
 """
 
 from __future__ import annotations
@@ -16,15 +18,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import httpx
-
+from hfpc.data.fetch import FetchError, FetchPolicy, Resolver, fetch_to_file
 from hfpc.data.manifests import write_manifest
 from hfpc.types import Sample
 
 log = logging.getLogger(__name__)
-
-CONTENT_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
-                 "image/bmp": ".bmp", "image/tiff": ".tif"}
 
 
 @dataclass
@@ -40,7 +38,7 @@ class DownloadSummary:
 
 
 def url_filename(url: str) -> str:
-    """A stable local file name for a URL (hash; the extension comes from the content type)."""
+    """A stable local file name for a URL (hash; the extension comes from the image format)."""
     return hashlib.sha1(url.encode()).hexdigest()[:20]
 
 
@@ -51,79 +49,68 @@ def _existing(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def fetch(client: httpx.Client, url: str, folder: Path, max_bytes: int, retries: int,
-          backoff: float) -> tuple[Path, bool]:
-    """Download one URL into ``folder``; returns (path, was_cached). Raises RuntimeError on failure."""
+def fetch(url: str, folder: Path, policy: FetchPolicy, retries: int, backoff: float,
+          resolver: Resolver | None = None) -> tuple[Path, bool]:
+    """Download one URL into ``folder``; returns (path, was_cached). Raises FetchError on failure.
+
+    Retries (network errors, HTTP 429/5xx) share the file's one deadline.
+    """
     stem = url_filename(url)
     done = _existing(folder, stem)
     if done is not None:
         return done, True
-    part = folder / f"{stem}.part"
-    last = ""
+    deadline_at = time.monotonic() + policy.deadline
+    last: FetchError | None = None
     for attempt in range(retries + 1):
         if attempt:
-            time.sleep(backoff * 2 ** (attempt - 1))
+            pause = backoff * 2 ** (attempt - 1)
+            if time.monotonic() + pause >= deadline_at:
+                break
+            time.sleep(pause)
         try:
-            with client.stream("GET", url) as r:
-                if r.status_code in (429, 500, 502, 503, 504):
-                    last = f"HTTP {r.status_code}"
-                    continue
-                if r.status_code != 200:
-                    raise RuntimeError(f"HTTP {r.status_code}")
-                ctype = r.headers.get("content-type", "").split(";")[0].strip().lower()
-                if ctype not in CONTENT_TYPES:
-                    raise RuntimeError(f"content type {ctype or 'missing'!r} is not an image type")
-                length = int(r.headers.get("content-length") or 0)
-                if length > max_bytes:
-                    raise RuntimeError(f"{length:,} bytes exceeds the limit of {max_bytes:,}")
-                size = 0
-                with part.open("wb") as f:
-                    for chunk in r.iter_bytes(65536):
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise RuntimeError(f"more than the limit of {max_bytes:,} bytes")
-                        f.write(chunk)
-                if size == 0:
-                    raise RuntimeError("empty response body")
-            final = folder / f"{stem}{CONTENT_TYPES[ctype]}"
-            part.replace(final)
-            return final, False
-        except httpx.HTTPError as e:
-            last = f"{type(e).__name__}: {e}"
-        except RuntimeError:
-            part.unlink(missing_ok=True)
-            raise
-    part.unlink(missing_ok=True)
-    raise RuntimeError(f"gave up after {retries + 1} attempts ({last})")
+            return fetch_to_file(url, folder, stem, policy, resolver=resolver, deadline_at=deadline_at), False
+        except FetchError as e:
+            if not e.retryable:
+                raise
+            last = e
+    assert last is not None
+    raise FetchError(last.reason, f"gave up after {attempt + 1} attempts ({last})")
 
 
 def download_manifest(samples: list[Sample], out: str | Path, workers: int = 16, retries: int = 3,
                       backoff: float = 0.5, timeout: float = 30.0, max_bytes: int = 50_000_000,
-                      progress: Callable[[int], None] | None = None) -> DownloadSummary:
+                      progress: Callable[[int], None] | None = None, deadline: float = 120.0,
+                      allow_private: bool = False, max_redirects: int = 5,
+                      policy: FetchPolicy | None = None, resolver: Resolver | None = None) -> DownloadSummary:
     """Fetch every URL of ``samples`` into ``out/images`` and write ``out/manifest.jsonl``.
 
     Samples whose images could not all be fetched are left out of the local manifest and listed
-    in ``out/errors.jsonl`` (one row per failed URL). Rerunning resumes: finished files are kept.
+    in ``out/errors.jsonl`` (one row per failed URL: ``url``, ``reason`` code, ``error``
+    sentence). Rerunning resumes: finished files are kept. ``timeout`` limits each connect or
+    read, ``deadline`` each file as a whole. ``policy`` (when given) replaces the fetch
+    settings; ``resolver`` replaces DNS resolution (tests).
     """
+    policy = policy or FetchPolicy(allow_private=allow_private, max_bytes=max_bytes, timeout=timeout,
+                                   deadline=deadline, max_redirects=max_redirects)
     out = Path(out)
     images = out / "images"
     images.mkdir(parents=True, exist_ok=True)
     urls = list(dict.fromkeys(u for s in samples for u in (s.original, s.generated, s.mask) if u and "://" in u))
     local: dict[str, str] = {}
-    errors: dict[str, str] = {}
+    errors: dict[str, tuple[str, str]] = {}
     counts = {"downloaded": 0, "cached": 0}
-    with httpx.Client(timeout=timeout, follow_redirects=True,
-                      headers={"User-Agent": "hfpc-downloader"}) as client, \
-            ThreadPoolExecutor(workers) as ex:
-        futures = {ex.submit(fetch, client, u, images, max_bytes, retries, backoff): u for u in urls}
+    with ThreadPoolExecutor(workers) as ex:
+        futures = {ex.submit(fetch, u, images, policy, retries, backoff, resolver): u for u in urls}
         for fut in as_completed(futures):
             u = futures[fut]
             try:
                 path, cached = fut.result()
                 local[u] = str(path)
                 counts["cached" if cached else "downloaded"] += 1
+            except FetchError as e:
+                errors[u] = (e.reason, str(e))
             except Exception as e:  # noqa: BLE001 - every failure becomes an error row
-                errors[u] = str(e)
+                errors[u] = ("internal", f"{type(e).__name__}: {e}")
             if progress:
                 progress(1)
     kept = []
@@ -138,5 +125,6 @@ def download_manifest(samples: list[Sample], out: str | Path, workers: int = 16,
     manifest = out / "manifest.jsonl"
     write_manifest(manifest, kept)
     err_path = out / "errors.jsonl"
-    err_path.write_text("".join(json.dumps({"url": u, "error": e}) + "\n" for u, e in sorted(errors.items())))
+    err_path.write_text("".join(json.dumps({"url": u, "reason": r, "error": e}) + "\n"
+                                for u, (r, e) in sorted(errors.items())))
     return DownloadSummary(len(urls), counts["downloaded"], counts["cached"], len(errors), manifest, err_path)

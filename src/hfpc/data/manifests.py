@@ -10,7 +10,10 @@ Supported inputs
 - A folder with ``originals/NAME.*`` and ``generated/NAME*.{png,jpg,jpeg,webp}`` (optionally
   ``masks/NAME.png``).
 
-Relative paths are resolved against the manifest's folder; URLs are kept as they are.
+Relative paths are resolved against the manifest's folder; URLs are kept as they are (``hfpc
+data download`` fetches them; ``hfpc filter`` refuses them). ``skip_bad_rows=True`` turns a row
+that cannot be read into a Sample carrying ``meta["manifest_error"]``, which ``run_filter``
+records as an error row instead of stopping.
 """
 
 from __future__ import annotations
@@ -18,13 +21,18 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import io
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from hfpc.errors import ManifestError
 from hfpc.types import Sample
+
+log = logging.getLogger(__name__)
+MANIFEST_ERROR_KEY = "manifest_error"
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 ORIGINAL_KEYS = ("original", "origin", "original_image", "product")
@@ -78,12 +86,17 @@ def row_to_sample(row: dict[str, Any], base: Path, where: str = "") -> Sample:
             f"{where}needs an original ({'/'.join(ORIGINAL_KEYS)}) and a generated image "
             f"({'/'.join(GENERATED_KEYS)}); found keys {sorted(row)}"
         )
-    original = resolve_ref(str(original), base)
-    generated = resolve_ref(str(generated), base)
+    for key, value in ((ok, original), (gk, generated), ("mask", row.get("mask"))):
+        if value not in (None, "") and not isinstance(value, str):
+            raise ManifestError(f"{where}'{key}' must be a path or URL (a string), got "
+                                f"{type(value).__name__} {value!r}")
+    original = resolve_ref(original, base)
+    generated = resolve_ref(generated, base)
     used = {ok, gk, "id", "mask", "caption", "label", "failure"}
     mask = row.get("mask")
+    given = row.get("id")
     return Sample(
-        id=str(row.get("id") or sample_id(original, generated)),
+        id=str(given) if given not in (None, "") else sample_id(original, generated),
         original=original,
         generated=generated,
         mask=resolve_ref(str(mask), base) if mask else None,
@@ -113,44 +126,94 @@ def _is_grouped(row: dict[str, Any]) -> bool:
     return isinstance(value, dict) and "generations" in value
 
 
-def _rows_to_samples(rows: Iterable[tuple[int, dict[str, Any]]], base: Path, name: str) -> Iterator[Sample]:
+class _BadRow:
+    """A row that is not JSON (read with ``skip_bad_rows``): carries the parse error."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def bad_row_sample(row: Any, name: str, lineno: int, message: str) -> Sample:
+    """The stand-in Sample of a manifest row that could not be read (``skip_bad_rows``)."""
+    d = row if isinstance(row, dict) else {}
+    given = d.get("id")
+    _, original = _pick(d, ORIGINAL_KEYS)
+    _, generated = _pick(d, GENERATED_KEYS)
+    usable = given not in (None, "") and not isinstance(given, (dict, list))
+    return Sample(
+        id=str(given) if usable else f"{Path(name).name}:{lineno}",
+        original=original if isinstance(original, str) else "",
+        generated=generated if isinstance(generated, str) else f"{name}:{lineno}",
+        meta={MANIFEST_ERROR_KEY: message},
+    )
+
+
+def _rows_to_samples(rows: Iterable[tuple[int, Any]], base: Path, name: str,
+                     skip_bad_rows: bool = False) -> Iterator[Sample]:
     for lineno, row in rows:
         where = f"{name}:{lineno}: "
-        if not isinstance(row, dict):
-            raise ManifestError(f"{where}expected a JSON object, got {type(row).__name__}")
-        if _is_grouped(row):
-            yield from _grouped_to_samples(row, base, where)
-        else:
-            yield row_to_sample(row, base, where)
+        try:
+            if isinstance(row, _BadRow):
+                raise ManifestError(f"{where}{row.message}")
+            if not isinstance(row, dict):
+                raise ManifestError(f"{where}expected a JSON object, got {type(row).__name__}")
+            if _is_grouped(row):
+                yield from list(_grouped_to_samples(row, base, where))
+            else:
+                yield row_to_sample(row, base, where)
+        except ManifestError as e:
+            if not skip_bad_rows:
+                raise
+            log.warning("%s (recorded as an error row)", e)
+            yield bad_row_sample(row, name, lineno, str(e))
 
 
-def read_jsonl(path: Path) -> list[Sample]:
+def _decode(path: Path) -> str:
+    """The manifest's text; bytes that are not UTF-8 give an error naming the line."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ManifestError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ManifestError(f"{path}:{line}: not valid UTF-8 (byte 0x{data[e.start]:02x}); save the manifest "
+                            "as UTF-8") from None
+
+
+def read_jsonl(path: Path, skip_bad_rows: bool = False) -> list[Sample]:
     """Read a JSONL manifest (flat or grouped rows) or a JSON array of flat rows."""
-    text = path.read_text(encoding="utf-8-sig")
+    text = _decode(path)
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise ManifestError(f"{path}: invalid JSON ({e})") from None
-        return list(_rows_to_samples(enumerate(data, 1), path.parent, str(path)))
+        if not isinstance(data, list):
+            raise ManifestError(f"{path}: expected a JSON array of rows, got {type(data).__name__}")
+        return list(_rows_to_samples(enumerate(data, 1), path.parent, str(path), skip_bad_rows))
 
-    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+    def rows() -> Iterator[tuple[int, Any]]:
         for lineno, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 yield lineno, json.loads(line)
             except json.JSONDecodeError as e:
-                raise ManifestError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+                if not skip_bad_rows:
+                    raise ManifestError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+                yield lineno, _BadRow(f"invalid JSON ({e.msg})")
 
-    return list(_rows_to_samples(rows(), path.parent, str(path)))
+    return list(_rows_to_samples(rows(), path.parent, str(path), skip_bad_rows))
 
 
-def read_csv(path: Path, columns: dict[str, str] | None = None) -> list[Sample]:
+def read_csv(path: Path, columns: dict[str, str] | None = None, skip_bad_rows: bool = False) -> list[Sample]:
     """Read a CSV manifest with a header; ``columns`` maps Sample fields to column names."""
     columns = columns or {}
-    with path.open(newline="", encoding="utf-8-sig") as f:
+    text = _decode(path)
+    with io.StringIO(text, newline="") as f:
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
         missing = [c for c in columns.values() if c not in header]
@@ -161,7 +224,10 @@ def read_csv(path: Path, columns: dict[str, str] | None = None) -> list[Sample]:
             (lineno, {rename.get(k, k): v for k, v in row.items() if k is not None})
             for lineno, row in enumerate(reader, 2)
         )
-        return list(_rows_to_samples(rows, path.parent, str(path)))
+        try:
+            return list(_rows_to_samples(rows, path.parent, str(path), skip_bad_rows))
+        except csv.Error as e:
+            raise ManifestError(f"{path}:{reader.line_num}: invalid CSV ({e})") from None
 
 
 def read_folder(path: Path) -> list[Sample]:
@@ -189,11 +255,14 @@ def read_folder(path: Path) -> list[Sample]:
     return samples
 
 
-def read_manifest(path: str | Path, columns: dict[str, str] | None = None) -> list[Sample]:
+def read_manifest(path: str | Path, columns: dict[str, str] | None = None,
+                  skip_bad_rows: bool = False) -> list[Sample]:
     """Read any supported manifest (by extension, or a folder) into Samples.
 
     Raises :class:`ManifestError` naming the file (and line) when it cannot be parsed, and
-    when two rows share an id.
+    when two rows share an id. With ``skip_bad_rows`` a row that cannot be read becomes a
+    Sample whose ``meta["manifest_error"]`` says why (``run_filter`` writes it as an error
+    row). An empty manifest gives a warning.
     """
     p = Path(path)
     if not p.exists():
@@ -201,9 +270,9 @@ def read_manifest(path: str | Path, columns: dict[str, str] | None = None) -> li
     if p.is_dir():
         samples = read_folder(p)
     elif p.suffix.lower() == ".csv":
-        samples = read_csv(p, columns)
+        samples = read_csv(p, columns, skip_bad_rows)
     elif p.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        samples = read_jsonl(p)
+        samples = read_jsonl(p, skip_bad_rows)
     else:
         raise ManifestError(f"{p}: unknown manifest type (use .jsonl, .json, .csv or a folder)")
     seen: dict[str, int] = {}
@@ -211,6 +280,8 @@ def read_manifest(path: str | Path, columns: dict[str, str] | None = None) -> li
         if s.id in seen:
             raise ManifestError(f"{p}: sample id {s.id!r} appears twice (rows {seen[s.id] + 1} and {i + 1})")
         seen[s.id] = i
+    if not samples:
+        log.warning("%s: the manifest has no samples", p)
     return samples
 
 
