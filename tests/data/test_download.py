@@ -68,7 +68,8 @@ def test_download_resume_and_errors(tmp_path: Path, server: str) -> None:
             {"origin": f"{server}/o2.png", "generation": f"{server}/big.png", "label": 0}]
     m.write_text("".join(json.dumps(r) + "\n" for r in rows))
     samples = read_manifest(m)
-    s = download_manifest(samples, tmp_path / "out", workers=4, retries=2, backoff=0.01, max_bytes=1000)
+    s = download_manifest(samples, tmp_path / "out", workers=4, retries=2, backoff=0.01, max_bytes=1000,
+                          allow_private=True)
     assert (s.urls, s.downloaded, s.failed) == (7, 4, 3)
     errors = {json.loads(x)["url"].rsplit("/", 1)[1]: json.loads(x)["error"] for x in s.errors.read_text().splitlines()}
     assert "not an image type" in errors["html"] and "HTTP 404" in errors["missing.png"]
@@ -78,6 +79,27 @@ def test_download_resume_and_errors(tmp_path: Path, server: str) -> None:
     assert [x.id for x in local] == [x.id for x in samples[:2]]  # ids survive the move to local files
     assert local[0].meta["source_generated"].endswith("/g1.png")
     hits = dict(_Handler.hits)
-    s2 = download_manifest(samples, tmp_path / "out", workers=4, retries=0, max_bytes=1000)
+    s2 = download_manifest(samples, tmp_path / "out", workers=4, retries=0, max_bytes=1000, allow_private=True)
     assert s2.cached == 4 and s2.downloaded == 0
     assert _Handler.hits["/g1.png"] == hits["/g1.png"]  # not fetched again
+
+
+def test_cli_download_refuses_loopback_unless_allowed(tmp_path: Path, server: str) -> None:
+    from typer.testing import CliRunner
+
+    from hfpc.cli import app
+
+    m = tmp_path / "urls.jsonl"
+    m.write_text(json.dumps({"origin": f"{server}/o1.png", "generation": f"{server}/g1.png", "label": 1}) + "\n")
+    runner = CliRunner()
+    r = runner.invoke(app, ["data", "download", str(m), "--out", str(tmp_path / "a"), "--retries", "0"])
+    assert r.exit_code == 2, r.output
+    rows = [json.loads(x) for x in (tmp_path / "a" / "errors.jsonl").read_text().splitlines()]
+    assert {x["reason"] for x in rows} == {"blocked_address"} and len(rows) == 2
+    assert _Handler.hits == {}  # nothing was requested
+    r = runner.invoke(app, ["data", "download", str(m), "--out", str(tmp_path / "b"), "--allow-private",
+                            "--deadline", "10", "--max-redirects", "2"])
+    assert r.exit_code == 0, r.output
+    assert len(read_manifest(tmp_path / "b" / "manifest.jsonl")) == 1
+    r = runner.invoke(app, ["data", "download", str(m), "--out", str(tmp_path / "c"), "--allow-network", "nonsense"])
+    assert r.exit_code != 0 and "--allow-network" in r.output
