@@ -1,13 +1,15 @@
 """Judge: run every enabled check of a Profile over Samples and return Verdicts.
 
 Originals are decoded once and cached (with whatever the checks prepared for them), because
-generators produce many images per original. Bad input never raises out of :meth:`Judge.judge`:
+generators produce many images per original; the cache is bounded in entries and in bytes
+(``HFPC_CACHE_BYTES``, default 512 MB). Bad input never raises out of :meth:`Judge.judge`:
 the Verdict carries ``error`` naming the file and the reason.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +26,51 @@ from hfpc.types import CheckResult, Sample, Verdict
 
 log = logging.getLogger(__name__)
 
+DEFAULT_CACHE_BYTES = 512 * 2**20
+"""Bytes of decoded originals (pixels, masks and what the checks prepared) the Judge keeps by
+default; ``HFPC_CACHE_BYTES`` overrides it. One 8000×8000 original alone is 192 MB of RGB."""
+
+
+def cache_bytes_default() -> int:
+    """The original-cache byte limit in force: ``HFPC_CACHE_BYTES`` or the built-in default."""
+    env = os.environ.get("HFPC_CACHE_BYTES", "").strip()
+    if not env:
+        return DEFAULT_CACHE_BYTES
+    try:
+        value = int(env.replace("_", ""))
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise HfpcError(f"HFPC_CACHE_BYTES must be a whole number of bytes (0 or more), not {env!r}")
+    return value
+
+
+def _nbytes(obj: Any, depth: int = 0, seen: set[int] | None = None) -> int:
+    """The bytes of the numpy arrays reachable from ``obj`` (dicts, sequences, objects), each once."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen or depth > 6 or obj is None or isinstance(obj, (str, int, float, bool)):
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, (bytes, bytearray)):
+        return len(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes if obj.base is None or id(obj.base) not in seen else 0
+    if isinstance(obj, dict):
+        return sum(_nbytes(v, depth + 1, seen) for v in obj.values())
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return sum(_nbytes(v, depth + 1, seen) for v in obj)
+    attrs = getattr(obj, "__dict__", None)
+    if attrs is None and hasattr(obj, "__slots__"):
+        attrs = {k: getattr(obj, k, None) for k in obj.__slots__}
+    if attrs:
+        return sum(_nbytes(v, depth + 1, seen) for v in attrs.values())
+    nb = getattr(obj, "nbytes", None)  # array-likes
+    if isinstance(nb, int):
+        return nb
+    if hasattr(obj, "element_size") and hasattr(obj, "nelement"):  # torch tensors
+        return int(obj.element_size() * obj.nelement())
+    return 0
+
 
 @dataclass
 class _Original:
@@ -34,13 +81,15 @@ class _Original:
     cache: dict[str, Any]
     polarity: str | None
     warnings: list[str] = field(default_factory=list)
+    nbytes: int = 0  # measured when cached and again after each batch that used it
 
 
 class Judge:
     """Runs a Profile's checks; ``Judge().judge(sample)`` uses the built-in defaults."""
 
     def __init__(self, profile: Profile | str | Path | None = None, artifacts_dir: str | Path | None = None,
-                 artifacts_base: str | Path | None = None, cache_size: int = 64) -> None:
+                 artifacts_base: str | Path | None = None, cache_size: int = 64,
+                 cache_bytes: int | None = None, reduced_decode: bool = True) -> None:
         self.profile = Profile.load(profile)
         self.max_image_pixels = self.profile.image_pixel_limit()
         self.checks: list[Check] = [
@@ -51,6 +100,25 @@ class Judge:
         self.artifacts_base = Path(artifacts_base) if artifacts_base else self.artifacts_dir
         self._cache: OrderedDict[tuple[str, str | None], _Original] = OrderedDict()
         self._cache_size = cache_size
+        self.cache_bytes = cache_bytes_default() if cache_bytes is None else cache_bytes
+        """Byte limit of the original cache (the newest original is kept even when over it)."""
+        sides = [getattr(c.settings, "max_side", None) for c in self.checks]
+        self.decode_side: int | None = (
+            max(sides) if reduced_decode and sides and all(isinstance(x, int) and x > 0 for x in sides) else None)
+        """Long side every enabled check works at or below (each has a ``max_side`` setting): large
+        JPEGs are then decoded at a reduced scale (see :func:`load_image`). None: full decodes,
+        as for any check (a model's input size, say) that does not declare its working side."""
+
+    def cache_nbytes(self) -> int:
+        """Bytes the original cache holds now (decoded pixels, masks, the checks' prepared data)."""
+        return sum(e.nbytes for e in self._cache.values())
+
+    def _trim_cache(self) -> None:
+        """Drop least recently used originals until both limits hold; the newest always stays."""
+        total = self.cache_nbytes()
+        while len(self._cache) > 1 and (len(self._cache) > self._cache_size or total > self.cache_bytes):
+            _, old = self._cache.popitem(last=False)
+            total -= old.nbytes
 
     def _original(self, sample: Sample) -> _Original:
         key = (sample.original, sample.mask)
@@ -58,15 +126,20 @@ class Judge:
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        img = load_image(sample.original, self.max_image_pixels)
+        img = load_image(sample.original, self.max_image_pixels, max_side=self.decode_side)
         polarity: str | None = None
         if sample.mask:
             mask, polarity = read_mask(sample.mask, self.max_image_pixels, self.profile.mask_polarity)
         else:
             mask = img.alpha
-        if mask is not None and mask.shape != img.rgb.shape[:2]:
+        full_w, full_h = img.source_size or img.size
+        if mask is not None and mask.shape != (full_h, full_w):
             raise HfpcError(f"{sample.mask or sample.original}: mask is {mask.shape[1]}×{mask.shape[0]} "
-                            f"but the original is {img.rgb.shape[1]}×{img.rgb.shape[0]}")
+                            f"but the original is {full_w}×{full_h}")
+        if mask is not None and mask.shape != img.rgb.shape[:2]:  # the original was decoded reduced
+            import cv2
+
+            mask = cv2.resize(mask.astype(np.uint8) * 255, img.size, interpolation=cv2.INTER_AREA) >= 128
         warnings: list[str] = []
         if sample.mask and mask is not None and mask.mean() > MASK_COVERAGE_WARNING:
             how = ("its opaque area" if polarity == "alpha"
@@ -76,14 +149,14 @@ class Judge:
             log.warning("%s", msg)
             warnings.append(msg)
         entry = _Original(img, mask, {}, polarity, warnings)
+        entry.nbytes = _nbytes(entry)
         self._cache[key] = entry
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._trim_cache()
         return entry
 
     def _item(self, sample: Sample) -> tuple[JudgeItem, _Original]:
         orig = self._original(sample)
-        generated = load_image(sample.generated, self.max_image_pixels)
+        generated = load_image(sample.generated, self.max_image_pixels, max_side=self.decode_side)
         item = JudgeItem(sample, orig.image, generated, orig.mask, orig.cache, self.artifacts_dir,
                          self.artifacts_base)
         return item, orig
@@ -148,6 +221,9 @@ class Judge:
                                   failure=(bad[0].failure or "failed_check") if bad else None,
                                   checks=checks, profile=self.profile.name, label=s.label,
                                   mask_polarity=orig.polarity, warnings=list(orig.warnings))
+        for orig in {id(o): o for o in originals.values()}.values():
+            orig.nbytes = _nbytes(orig)  # with what the checks prepared for it in this batch
+        self._trim_cache()
         return [v for v in verdicts if v is not None]
 
     def iter_judge(self, samples: Iterable[Sample], batch_size: int = 8) -> Iterator[Verdict]:

@@ -9,17 +9,22 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from hfpc.cli._common import EXIT_RUN_FAILED, console, fail, internal_errors, printable, progress_bar
+from hfpc.cli._common import EXIT_ERRORS, EXIT_RUN_FAILED, console, fail, internal_errors, printable, progress_bar
 from hfpc.data.images import load_image
-from hfpc.errors import HfpcError
+from hfpc.errors import HfpcError, ModelNotAvailableError, ProfileError
 from hfpc.profile import Profile
+
+
+def _code(e: HfpcError) -> int:
+    """2 when the checks cannot be built (bad profile, missing model: no sample can be judged), else 3."""
+    return EXIT_ERRORS if isinstance(e, (ProfileError, ModelNotAvailableError)) else EXIT_RUN_FAILED
 
 
 def _load_profile(profile: str | None) -> Profile:
     try:
         return Profile.load(profile)
     except HfpcError as e:
-        fail(str(e), EXIT_RUN_FAILED)
+        fail(str(e), _code(e))
 
 
 _DEBUG_HELP = "show the traceback of an unexpected error (also HFPC_DEBUG=1)"
@@ -39,8 +44,8 @@ def judge(
 ) -> None:
     """Judge one original/generated pair and print the verdict.
 
-    Exit code 0 if it passes, 1 if it fails, 2 if it could not be judged, 3 if the run could
-    not be done (bad profile, internal error).
+    Exit code 0 if it passes, 1 if it fails, 2 if it could not be judged (bad image, bad
+    profile, missing model), 3 if the run could not be done (internal error).
     """
     with internal_errors(f"judging {generated} against {original}", debug):
         _judge(original, generated, mask, profile, as_json, heatmap, allow_no_checks)
@@ -57,7 +62,7 @@ def _judge(original: Path, generated: Path, mask: Path | None, profile: str | No
         try:
             j = Judge(_load_profile(profile), artifacts_dir=tmp if heatmap else None)
         except HfpcError as e:
-            fail(str(e), EXIT_RUN_FAILED)
+            fail(str(e), _code(e))
         _refuse_no_checks(j, allow_no_checks)
         v = j.judge(Sample(id=generated.stem, original=str(original), generated=str(generated),
                            mask=str(mask) if mask else None))
@@ -123,9 +128,9 @@ def filter_(
 
     Rows are flushed one by one; rerunning after a kill skips samples already judged. Samples
     that cannot be judged get an error row. The exit code describes the whole results file: 0
-    all passed, 1 some failed, 2 some could not be judged; 3 if the run could not be done (bad
-    manifest or profile, results file locked by another run or judged with another profile or
-    hfpc version, internal error).
+    all passed, 1 some failed, 2 some could not be judged (or none can: bad profile, missing
+    model); 3 if the run could not be done (bad manifest, results file damaged, locked by
+    another run or judged with another profile or hfpc version, internal error).
     """
     with internal_errors(f"judging {manifest} into {out}", debug):
         _filter(manifest, out, profile, workers, overwrite, heatmaps, retry_errors, skip_bad_rows,
@@ -154,7 +159,7 @@ def _filter(manifest: Path, out: Path, profile: str | None, workers: int, overwr
             if summary.skipped:
                 advance(summary.skipped)
     except HfpcError as e:
-        fail(str(e), EXIT_RUN_FAILED)
+        fail(str(e), _code(e))
     console.print(f"{summary.total} samples: {summary.skipped} already judged, {summary.judged} judged now "
                   f"— [green]{summary.passed} passed[/], [red]{summary.failed} failed[/], "
                   f"{summary.errors} errors → [bold]{printable(str(out))}[/]")

@@ -235,7 +235,7 @@ def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
         """Refine the best peaks into locations; the best refined correlation."""
         best_r = -1.0
         added = 0
-        for _, s, lx, ly, mirrored, kind in sorted(peaks, reverse=True)[: top_k * 2]:
+        for _, s, lx, ly, mirrored, kind in _diverse(peaks, top_k * 2):
             cr = crop[:, ::-1] if mirrored else crop
             cm = cmask[:, ::-1] if mirrored else cmask
             loc = _refine(np.ascontiguousarray(cr), np.ascontiguousarray(cm), gen, s, lx / f, ly / f,
@@ -259,6 +259,21 @@ def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
     refine(coarse(True, "search"))
     refine(coarse(False, "silhouette") + coarse(True, "silhouette"))
     return out
+
+
+def _diverse(peaks: list[tuple], n: int) -> list[tuple]:
+    """The ``n`` best peaks, taking the best of each scale band first.
+
+    Small templates correlate easily with any textured patch (a part of the product, or of the
+    scene), so the best peaks tend to be small; the true, larger scale must still be refined.
+    """
+    ranked = sorted(peaks, reverse=True)
+    bands: dict[int, tuple] = {}
+    for p in ranked:
+        bands.setdefault(int(np.floor(np.log(p[1]) / np.log(2.0))), p)
+    first = sorted(bands.values(), reverse=True)
+    rest = [p for p in ranked if p not in first]
+    return (first + rest)[:n]
 
 
 def _refine(crop: np.ndarray, cmask: np.ndarray, gen: np.ndarray, s: float, x: float, y: float,

@@ -78,9 +78,11 @@ def assign(masks: list[np.ndarray], candidates: list[list[Location]], same_place
         diag = np.hypot(own[2] - own[0], own[3] - own[1]) + 1e-9
         rb = regions[r]
         dist = np.hypot((rb[0] + rb[2] - own[0] - own[2]) / 2, (rb[1] + rb[3] - own[1] - own[3]) / 2)
-        evidence = loc.score
+        # correlation and silhouette together: a part of the product (or of the scene) can
+        # correlate well at a small scale while its colours do not fill the product's outline
+        evidence = (loc.score + max(loc.score, loc.silhouette)) / 2 if loc.silhouette > -1 else loc.score
         if min_silhouette is not None and loc.silhouette >= min_silhouette:
-            evidence = max(evidence, loc.silhouette)
+            evidence = max(evidence, (loc.silhouette + max(loc.score, 0.0)) / 2, min_score)
         if min_inliers is not None and loc.inliers >= min_inliers:
             evidence = max(evidence, 0.5 + 0.5 * min(1.0, loc.inliers / (3 * min_inliers)))
         c = (1 - evidence) + iou_weight * (1 - box_iou(own, rb)) + distance_weight * min(1.0, dist / diag)

@@ -7,6 +7,7 @@ batch can record it as an error row and go on.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ class LoadedImage:
     rgb: np.ndarray
     alpha: np.ndarray | None
     path: str
+    source_size: tuple[int, int] | None = None
+    """(width, height) of the image in its file, after orientation, when the pixels were decoded
+    at a reduced size (``load_image(..., max_side=...)``); None when decoded at full size."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -60,11 +64,23 @@ def max_pixels_default() -> int:
     return value
 
 
-def load_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> LoadedImage:
+REDUCED_DECODE_MARGIN = 2
+"""A reduced decode keeps at least this many times the working side, so that the final
+downscale to the working side still averages several decoded pixels per output pixel."""
+
+
+def load_image(path: str | os.PathLike[str], max_pixels: int | None = None,
+               max_side: int | None = None) -> LoadedImage:
     """Read an image file into RGB + optional alpha mask, with EXIF orientation applied.
 
     Palette, CMYK, 16-bit, grayscale and LA/RGBA images are converted; an alpha channel that
     is not fully opaque becomes the product mask (alpha ≥ 128).
+
+    ``max_side`` (opt-in) says the caller works at a long side of at most that many pixels: a
+    JPEG much larger than that is then decoded at a reduced scale (1/2, 1/4 or 1/8, by the
+    decoder itself, so the full-size pixels never exist), keeping a long side of at least
+    ``REDUCED_DECODE_MARGIN × max_side``. Other formats are decoded in full. The pixel guard
+    applies to the size in the file either way; ``source_size`` records it when reduced.
     """
     p = Path(path)
     limit = max_pixels_default() if max_pixels is None else max_pixels
@@ -94,14 +110,25 @@ def load_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> L
             )
         if w == 0 or h == 0:
             raise ImageLoadError(p, "image has zero width or height")
+        reduced = False
+        if max_side is not None and im.format in ("JPEG", "MPO"):
+            f = REDUCED_DECODE_MARGIN * max_side / max(w, h)
+            if f <= 0.5:  # the decoder can at least halve it
+                with contextlib.suppress(Exception):  # a reduced decode is only an optimisation
+                    reduced = im.draft("RGB" if im.mode in ("RGB", "YCbCr") else im.mode,
+                                       (math.ceil(w * f), math.ceil(h * f))) is not None
         try:
             im.load()
         except OSError as e:
             raise ImageLoadError(p, f"truncated or corrupt image data ({e})") from None
+        source = (w, h)
         with contextlib.suppress(Exception):  # a broken EXIF block must not lose the image
-            im = ImageOps.exif_transpose(im)
+            transposed = ImageOps.exif_transpose(im)
+            if transposed.size == im.size[::-1] and im.size[0] != im.size[1]:
+                source = (h, w)
+            im = transposed
         rgb, alpha = _to_rgb_alpha(im)
-    return LoadedImage(rgb=rgb, alpha=alpha, path=str(p))
+    return LoadedImage(rgb=rgb, alpha=alpha, path=str(p), source_size=source if reduced else None)
 
 
 def _to_rgb_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
