@@ -49,7 +49,7 @@ def test_judge_json_and_heatmap(tmp_path: Path, demo_samples: list[Sample]) -> N
 
 def test_clear_errors(tmp_path: Path, demo_samples: list[Sample]) -> None:
     r = runner.invoke(app, ["filter", str(tmp_path / "none.jsonl"), "-o", str(tmp_path / "r.jsonl")])
-    assert r.exit_code == 2 and "none.jsonl: manifest not found" in r.output
+    assert r.exit_code == 3 and "none.jsonl: manifest not found" in r.output
     r = runner.invoke(app, ["judge", demo_samples[0].original, str(tmp_path / "x.png")])
     assert r.exit_code == 2 and "x.png: file not found" in r.output
     bad = tmp_path / "p.toml"
