@@ -66,19 +66,33 @@ def test_internal_error_exits_3_with_one_line(tmp_path: Path, demo_samples: list
     m = _manifest(tmp_path / "m.jsonl", demo_samples[:1])
 
     def boom(*a, **k):
-        raise RuntimeError("boom")
+        raise RuntimeError("boom\n  more detail")
 
     monkeypatch.setattr(results_mod, "run_filter", boom)
     monkeypatch.delenv("HFPC_DEBUG", raising=False)
     r = _filter(str(m), "-o", str(tmp_path / "r.jsonl"))
     assert r.exit_code == 3
     assert "internal error" in r.output and "m.jsonl" in r.output and "boom" in r.output
-    assert "Traceback" not in r.output
+    assert "Traceback" not in r.output and "more detail" not in r.output
     r = _filter(str(m), "-o", str(tmp_path / "r.jsonl"), "--debug")
     assert isinstance(r.exception, RuntimeError)
     monkeypatch.setenv("HFPC_DEBUG", "1")
     r = _filter(str(m), "-o", str(tmp_path / "r.jsonl"))
     assert isinstance(r.exception, RuntimeError)
+
+
+def test_judge_internal_error_exits_3(demo_samples: list[Sample], monkeypatch) -> None:
+    from hfpc.judge import Judge
+
+    def boom(*a, **k):
+        raise KeyError("inner")
+
+    monkeypatch.setattr(Judge, "judge", boom)
+    monkeypatch.delenv("HFPC_DEBUG", raising=False)
+    s = demo_samples[0]
+    r = runner.invoke(app, ["judge", s.original, s.generated])
+    assert r.exit_code == 3 and "internal error" in r.output and Path(s.generated).name in r.output
+    assert "Traceback" not in r.output
 
 
 # 2. profile hash and version recorded; a rerun with another one stops

@@ -52,13 +52,17 @@ def internal_errors(what: str, debug: bool = False) -> Iterator[None]:
 
         if (e.name or "").split(".")[0] in EXTRAS or debug_enabled(debug):
             raise  # main() names the extra to install
-        fail(f"internal error while {what}: {type(e).__name__}: {e} "
-             "(rerun with --debug or HFPC_DEBUG=1 for the traceback)", EXIT_RUN_FAILED)
+        _internal(what, e)
     except Exception as e:
         if debug_enabled(debug):
             raise
-        fail(f"internal error while {what}: {type(e).__name__}: {e} "
-             "(rerun with --debug or HFPC_DEBUG=1 for the traceback)", EXIT_RUN_FAILED)
+        _internal(what, e)
+
+
+def _internal(what: str, e: BaseException) -> NoReturn:
+    first = next((line for line in str(e).splitlines() if line.strip()), "")
+    fail(f"internal error while {what}: {type(e).__name__}: {first} "
+         "(rerun with --debug or HFPC_DEBUG=1 for the traceback)", EXIT_RUN_FAILED)
 
 
 @contextmanager
