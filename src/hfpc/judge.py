@@ -89,7 +89,7 @@ class Judge:
 
     def __init__(self, profile: Profile | str | Path | None = None, artifacts_dir: str | Path | None = None,
                  artifacts_base: str | Path | None = None, cache_size: int = 64,
-                 cache_bytes: int | None = None, reduced_decode: bool = True) -> None:
+                 cache_bytes: int | None = None, reduced_decode: bool | None = None) -> None:
         self.profile = Profile.load(profile)
         self.max_image_pixels = self.profile.image_pixel_limit()
         self.checks: list[Check] = [
@@ -102,12 +102,15 @@ class Judge:
         self._cache_size = cache_size
         self.cache_bytes = cache_bytes_default() if cache_bytes is None else cache_bytes
         """Byte limit of the original cache (the newest original is kept even when over it)."""
+        if reduced_decode is None:
+            reduced_decode = os.environ.get("HFPC_REDUCED_DECODE", "1").strip().lower() not in ("0", "false", "no")
         sides = [getattr(c.settings, "max_side", None) for c in self.checks]
         self.decode_side: int | None = (
             max(sides) if reduced_decode and sides and all(isinstance(x, int) and x > 0 for x in sides) else None)
         """Long side every enabled check works at or below (each has a ``max_side`` setting): large
         JPEGs are then decoded at a reduced scale (see :func:`load_image`). None: full decodes,
-        as for any check (a model's input size, say) that does not declare its working side."""
+        as for any check (a model's input size, say) that does not declare its working side, or
+        with ``reduced_decode=False`` / ``HFPC_REDUCED_DECODE=0``."""
 
     def cache_nbytes(self) -> int:
         """Bytes the original cache holds now (decoded pixels, masks, the checks' prepared data)."""

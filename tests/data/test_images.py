@@ -112,3 +112,37 @@ def test_pixel_guard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         load_image(p)
     monkeypatch.setenv("HFPC_MAX_IMAGE_PIXELS", "10000")
     assert load_image(p).rgb.shape == (100, 100, 3)
+
+
+def _noise_jpeg(path: Path, w: int, h: int, **kw) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    small = rng.integers(0, 255, (h // 32, w // 32, 3), dtype=np.uint8)
+    rgb = np.asarray(Image.fromarray(small).resize((w, h), Image.BILINEAR))
+    Image.fromarray(rgb).save(path, "JPEG", quality=95, **kw)
+    return rgb
+
+
+def test_reduced_decode_of_large_jpeg(tmp_path: Path) -> None:
+    _noise_jpeg(tmp_path / "big.jpg", 4096, 2048)
+    full = load_image(tmp_path / "big.jpg")
+    assert full.size == (4096, 2048) and full.source_size is None
+    small = load_image(tmp_path / "big.jpg", max_side=512)
+    assert small.size == (1024, 512) and small.source_size == (4096, 2048)  # 1/4: long side ≥ 2 × 512
+    assert small.rgb.nbytes * 16 == full.rgb.nbytes
+    # the reduced decode looks like the full image shrunk
+    shrunk = np.asarray(Image.fromarray(full.rgb).resize((1024, 512), Image.BOX), dtype=np.float64)
+    assert np.abs(small.rgb.astype(np.float64) - shrunk).mean() < 3.0
+    # no reduction when it would not halve the image, and never for other formats
+    assert load_image(tmp_path / "big.jpg", max_side=1500).size == (4096, 2048)
+    Image.fromarray(full.rgb).save(tmp_path / "big.png")
+    assert load_image(tmp_path / "big.png", max_side=512).size == (4096, 2048)
+
+
+def test_reduced_decode_keeps_orientation_and_pixel_guard(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    _noise_jpeg(tmp_path / "rot.jpg", 2048, 1024, exif=exif.tobytes())
+    im = load_image(tmp_path / "rot.jpg", max_side=256)
+    assert im.size == (128 * 2, 256 * 2) and im.source_size == (1024, 2048)
+    with pytest.raises(ImageLoadError, match="exceeds the limit"):
+        load_image(tmp_path / "rot.jpg", max_pixels=1_000_000, max_side=256)  # the file's size counts
