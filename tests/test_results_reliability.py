@@ -176,6 +176,17 @@ def test_read_results_keeps_the_last_of_duplicate_ids(tmp_path: Path, caplog) ->
     assert "more than once" in caplog.text
 
 
+def test_rows_without_a_usable_id_are_kept_and_do_not_stop_a_rerun(tmp_path: Path,
+                                                                     demo_samples: list[Sample]) -> None:
+    out = tmp_path / "r.jsonl"
+    run_filter(demo_samples[:1], out, workers=1)
+    with out.open("a") as f:
+        f.write('{"id": ["odd"], "passed": true, "error": null}\n{"passed": false, "error": null}\n')
+    assert len(read_results(out)) == 3
+    s = run_filter(demo_samples[:2], out, workers=1)
+    assert s.judged == 1 and s.file_failed + s.file_passed == 4
+
+
 # 5. nothing stops a batch
 
 def test_file_name_not_valid_utf8(tmp_path: Path, demo_samples: list[Sample]) -> None:

@@ -144,10 +144,10 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
         if not isinstance(row, dict):
             raise ResultsError(f"{p}:{lineno}: not a JSON result row (a {type(row).__name__}); remove that "
                                "line, or start over with --overwrite")
-        if "id" not in row:
+        key = _rid(row)
+        if key is None:
             anonymous.append(row)
             continue
-        key = row["id"]
         if key in rows:
             dup[key] = dup.get(key, 1) + 1
             del rows[key]
@@ -156,6 +156,12 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
         some = ", ".join(repr(k) for k in list(dup)[:3])
         log.warning("%s: %d id(s) appear more than once (%s…); keeping the last row of each", p, len(dup), some)
     return [*rows.values(), *anonymous]
+
+
+def _rid(row: dict[str, Any]) -> Any:
+    """A row's id when it can be one (a dict or list cannot), else None."""
+    key = row.get("id")
+    return None if isinstance(key, (dict, list)) else key
 
 
 def _fsync_dir(path: Path) -> None:
@@ -296,9 +302,9 @@ def _prepare_output(path: Path, overwrite: bool, meta: dict[str, Any] | None = N
     data = path.read_bytes()
     drop = {
         r["id"] for r in rows
-        if r.get("error") and r.get("id") in (retry or set()) and (retry_all or row_error_kind(r) == TRANSIENT)
+        if r.get("error") and _rid(r) in (retry or set()) and (retry_all or row_error_kind(r) == TRANSIENT)
     }
-    kept = [r for r in rows if r.get("id") not in drop]
+    kept = [r for r in rows if _rid(r) not in drop]
     n_lines = sum(1 for line in data.split(b"\n") if line.strip())
     torn = bool(data) and not data.endswith(b"\n")
     if drop or torn or len(kept) != n_lines:  # retried errors, duplicates or a torn line: rewrite the file
@@ -436,7 +442,7 @@ def run_filter(samples: list[Sample], out: str | Path, profile: Profile | None =
             raise ResultsError(f"{out}: cannot write: {e.strerror or e}") from None
         except OSError as e:
             raise _os_error(out, e, "cannot prepare the results file") from None
-        done = {r["id"] for r in kept if "id" in r}
+        done = {_rid(r) for r in kept} - {None}
         file_counts = {"passed": 0, "failed": 0, "errors": 0}
         for r in kept:
             file_counts["errors" if r.get("error") else ("passed" if r.get("passed") else "failed")] += 1
