@@ -331,3 +331,44 @@ def test_download_records_every_refusal(tmp_path: Path, port: int) -> None:
                                 policy=FetchPolicy(deadline=1.5), resolver=resolver)
     assert blocked.downloaded == 0 and blocked.failed == 6
     assert {json.loads(x)["reason"] for x in blocked.errors.read_text().splitlines()} == {"blocked_address"}
+
+
+@pytest.fixture()
+def tls_port(tmp_path: Path) -> Iterator[tuple[int, str]]:
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=images.example", "-addext", "subjectAltName=DNS:images.example",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    _Handler.hits = {}
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield httpd.server_port, str(cert)
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_https_verifies_the_url_host_on_the_vetted_address(tmp_path: Path, tls_port: tuple[int, str],
+                                                            loopback_only: list[str]) -> None:
+    import ssl
+
+    port, cert = tls_port
+    ca = ssl.create_default_context(cafile=cert)
+    policy = FetchPolicy(allow_networks=("127.0.0.1/32",), deadline=10, timeout=5, ssl_context=ca)
+    path = fetch_to_file(f"https://images.example:{port}/img.png", tmp_path, "a", policy, resolver=fake_resolver)
+    assert path.name == "a.png" and loopback_only == ["127.0.0.1"]
+    with pytest.raises(FetchError) as e:  # same address, another name: the certificate does not match
+        fetch_to_file(f"https://cdn.example:{port}/img.png", tmp_path, "b", policy, resolver=fake_resolver)
+    assert e.value.reason == "network" and "certificate" in str(e.value).lower()
+    with pytest.raises(FetchError, match="(?i)certificate"):  # the default context does not trust it
+        fetch_to_file(f"https://images.example:{port}/img.png", tmp_path, "c",
+                      FetchPolicy(allow_networks=("127.0.0.1/32",), deadline=10, timeout=5), resolver=fake_resolver)

@@ -76,6 +76,8 @@ class FetchPolicy:
     deadline: float = 120.0
     max_redirects: int = 5
     user_agent: str = "hfpc-downloader"
+    ssl_context: typing.Any = field(default=None, compare=False, repr=False)
+    """An ``ssl.SSLContext`` for https (default: certifi's CA bundle, certificates verified)."""
     _allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -229,8 +231,8 @@ def _ssl_context() -> typing.Any:
 class _GuardedTransport(httpx.HTTPTransport):
     """httpx's transport on a connection pool whose every connection goes through the guard."""
 
-    def __init__(self, backend: _GuardedBackend) -> None:  # noqa: D107 - no proxies, no env
-        self._pool = httpcore.ConnectionPool(ssl_context=_ssl_context(), network_backend=backend,
+    def __init__(self, backend: _GuardedBackend, ssl_context: typing.Any = None) -> None:  # noqa: D107
+        self._pool = httpcore.ConnectionPool(ssl_context=ssl_context or _ssl_context(), network_backend=backend,
                                              max_connections=4, retries=0)
 
 
@@ -254,7 +256,7 @@ def _open(url: str, policy: FetchPolicy, resolver: Resolver | None,
     clock = _Clock(deadline_at if deadline_at is not None else time.monotonic() + policy.deadline, policy.deadline)
     backend = _GuardedBackend(policy, resolver or resolve_host, clock)
     timeout = httpx.Timeout(policy.timeout)
-    with httpx.Client(transport=_GuardedTransport(backend), timeout=timeout, follow_redirects=False,
+    with httpx.Client(transport=_GuardedTransport(backend, policy.ssl_context), timeout=timeout, follow_redirects=False,
                       trust_env=False, headers={"User-Agent": policy.user_agent}) as client:
         current = _check_url(url)
         for hop in range(policy.max_redirects + 1):
