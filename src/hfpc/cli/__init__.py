@@ -47,8 +47,14 @@ EXTRAS = {"torch": "models", "transformers": "models", "safetensors": "models", 
 def main() -> None:
     """Entry point of the ``hfpc`` script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from hfpc.errors import HfpcError
+
     try:
         app(prog_name="hfpc")
+    except HfpcError as e:
+        # a bad setting or input that a command did not handle itself: one line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     except ModuleNotFoundError as e:
         top = (e.name or "").split(".")[0]
         if top not in EXTRAS:

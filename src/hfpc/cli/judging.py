@@ -20,11 +20,17 @@ def _code(e: HfpcError) -> int:
     return EXIT_ERRORS if isinstance(e, (ProfileError, ModelNotAvailableError)) else EXIT_RUN_FAILED
 
 
-def _load_profile(profile: str | None) -> Profile:
+def _load_profile(profile: str | None, max_image_pixels: int | None = None) -> Profile:
+    """The profile to judge with; ``--max-image-pixels`` wins over the profile and the environment."""
     try:
-        return Profile.load(profile)
+        p = Profile.load(profile)
+        return p if max_image_pixels is None else p.model_copy(update={"max_image_pixels": max_image_pixels})
     except HfpcError as e:
         fail(str(e), _code(e))
+
+
+_PIXELS_HELP = ("largest image (width × height) to decode; wins over the profile's max_image_pixels, "
+                "which wins over HFPC_MAX_IMAGE_PIXELS")
 
 
 _DEBUG_HELP = "show the traceback of an unexpected error (also HFPC_DEBUG=1)"
@@ -40,6 +46,7 @@ def judge(
     heatmap: Path | None = typer.Option(None, "--heatmap",
                                         help="write the consistency heatmap here (.jpg, .png or .webp)"),
     allow_no_checks: bool = typer.Option(False, "--allow-no-checks", help=_NO_CHECKS_HELP),
+    max_image_pixels: int | None = typer.Option(None, "--max-image-pixels", min=1, help=_PIXELS_HELP),
     debug: bool = typer.Option(False, "--debug", help=_DEBUG_HELP),
 ) -> None:
     """Judge one original/generated pair and print the verdict.
@@ -48,11 +55,11 @@ def judge(
     profile, missing model), 3 if the run could not be done (internal error).
     """
     with internal_errors(f"judging {generated} against {original}", debug):
-        _judge(original, generated, mask, profile, as_json, heatmap, allow_no_checks)
+        _judge(original, generated, mask, profile, as_json, heatmap, allow_no_checks, max_image_pixels)
 
 
 def _judge(original: Path, generated: Path, mask: Path | None, profile: str | None, as_json: bool,
-           heatmap: Path | None, allow_no_checks: bool) -> None:
+           heatmap: Path | None, allow_no_checks: bool, max_image_pixels: int | None = None) -> None:
     import tempfile
 
     from hfpc.judge import Judge
@@ -60,7 +67,7 @@ def _judge(original: Path, generated: Path, mask: Path | None, profile: str | No
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            j = Judge(_load_profile(profile), artifacts_dir=tmp if heatmap else None)
+            j = Judge(_load_profile(profile, max_image_pixels), artifacts_dir=tmp if heatmap else None)
         except HfpcError as e:
             fail(str(e), _code(e))
         _refuse_no_checks(j, allow_no_checks)
@@ -122,6 +129,7 @@ def filter_(
                                        help="a manifest row that cannot be read becomes an error row "
                                             "instead of stopping the run"),
     allow_no_checks: bool = typer.Option(False, "--allow-no-checks", help=_NO_CHECKS_HELP),
+    max_image_pixels: int | None = typer.Option(None, "--max-image-pixels", min=1, help=_PIXELS_HELP),
     debug: bool = typer.Option(False, "--debug", help=_DEBUG_HELP),
 ) -> None:
     """Judge every sample of a manifest into a JSONL results file.
@@ -134,15 +142,16 @@ def filter_(
     """
     with internal_errors(f"judging {manifest} into {out}", debug):
         _filter(manifest, out, profile, workers, overwrite, heatmaps, retry_errors, skip_bad_rows,
-                allow_no_checks)
+                allow_no_checks, max_image_pixels)
 
 
 def _filter(manifest: Path, out: Path, profile: str | None, workers: int, overwrite: bool, heatmaps: bool,
-            retry_errors: bool, skip_bad_rows: bool, allow_no_checks: bool) -> None:
+            retry_errors: bool, skip_bad_rows: bool, allow_no_checks: bool,
+            max_image_pixels: int | None = None) -> None:
     from hfpc.data.manifests import read_manifest
     from hfpc.results import run_filter
 
-    p = _load_profile(profile)
+    p = _load_profile(profile, max_image_pixels)
     try:
         samples = read_manifest(manifest, skip_bad_rows=skip_bad_rows)
     except HfpcError as e:

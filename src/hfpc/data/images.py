@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import warnings
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -69,6 +69,9 @@ REDUCED_DECODE_MARGIN = 2
 downscale to the working side still averages several decoded pixels per output pixel."""
 
 
+_OWN_PIXEL_LIMIT = threading.Lock()
+
+
 def load_image(path: str | os.PathLike[str], max_pixels: int | None = None,
                max_side: int | None = None) -> LoadedImage:
     """Read an image file into RGB + optional alpha mask, with EXIF orientation applied.
@@ -91,9 +94,14 @@ def load_image(path: str | os.PathLike[str], max_pixels: int | None = None,
     if p.stat().st_size == 0:
         raise ImageLoadError(p, "file is empty (0 bytes)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(p)
+        with _OWN_PIXEL_LIMIT:
+            # hfpc's limit (checked below, before any pixel is decoded) is the one that applies:
+            # Pillow's own guard would refuse what a user allowed, or allow what they did not
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                im = Image.open(p)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
     except UnidentifiedImageError:
         raise ImageLoadError(p, "not an image PIL can decode (unknown or corrupt format)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
