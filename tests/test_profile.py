@@ -80,3 +80,15 @@ def test_env_pixel_limit_applies_unless_profile_sets_one(demo_samples: list[Samp
     monkeypatch.setenv("HFPC_MAX_IMAGE_PIXELS", "lots")
     with pytest.raises(HfpcError, match="HFPC_MAX_IMAGE_PIXELS.*'lots'"):
         Judge()
+
+
+def test_non_utf8_profile_is_a_clear_error(tmp_path) -> None:
+    import pytest as _pytest
+
+    from hfpc.errors import ProfileError
+    from hfpc.profile import Profile as _Profile
+
+    p = tmp_path / "latin1.toml"
+    p.write_bytes(b'[checks.consistency]\nthreshold = 0.9\nname_note = "caf\xe9"\n')
+    with _pytest.raises(ProfileError, match=r"latin1.toml:3: not UTF-8 text \(byte 0xe9\)"):
+        _Profile.load(p)

@@ -103,7 +103,11 @@ class Profile(BaseModel):
         if not p.is_file():
             raise ProfileError(f"{p}: profile file not found")
         try:
-            data = tomllib.loads(p.read_text())
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as e:
+            line = p.read_bytes()[: e.start].count(b"\n") + 1
+            raise ProfileError(f"{p}:{line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}); "
+                               "save the profile as UTF-8") from None
         except tomllib.TOMLDecodeError as e:
             raise ProfileError(f"{p}: invalid TOML ({e})") from None
         data.setdefault("name", p.stem)
