@@ -111,3 +111,24 @@ def test_reduced_decode_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("HFPC_REDUCED_DECODE", "0")
     assert Judge().decode_side is None
     assert Judge(reduced_decode=True).decode_side == 512
+
+
+def test_default_workers_bounded_by_cores_and_memory(monkeypatch) -> None:
+    from hfpc import results
+
+    monkeypatch.setattr(results.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7}, raising=False)
+    monkeypatch.setattr(results, "available_memory", lambda: 64 * 2**30)
+    assert results.default_workers() == 8
+    monkeypatch.setattr(results, "available_memory", lambda: 2 * results.WORKER_BYTES + 1)
+    assert results.default_workers() == 2
+    monkeypatch.setattr(results, "available_memory", lambda: 10)
+    assert results.default_workers() == 1
+    monkeypatch.setattr(results, "available_memory", lambda: None)
+    assert results.default_workers() == 8
+
+
+def test_available_memory_reads_this_machine() -> None:
+    from hfpc.results import available_memory
+
+    mem = available_memory()
+    assert mem is not None and 2**20 < mem < 2**50

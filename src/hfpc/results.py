@@ -361,6 +361,33 @@ def _chunks(samples: list[Sample], size: int) -> Iterator[list[Sample]]:
         yield chunk
 
 
+WORKER_BYTES = 600 * 2**20
+"""Memory a worker may need at the largest supported image sizes (see ``benchmarks/memory.py``)."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new processes (Linux ``MemAvailable``), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def default_workers() -> int:
+    """Worker processes for a run: one per core, but no more than the available memory holds."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    avail = available_memory()
+    by_memory = cores if avail is None else max(1, avail // WORKER_BYTES)
+    return max(1, min(cores, by_memory))
+
+
 def _spawn_possible() -> bool:
     """Spawned workers re-import the main script; a script read from stdin cannot be re-imported."""
     import __main__
@@ -407,14 +434,15 @@ def run_filter(samples: list[Sample], out: str | Path, profile: Profile | None =
 
     Each row is written and flushed as soon as its sample is judged, so a killed run resumes
     where it stopped; error rows whose cause can pass are judged again (all of them with
-    ``retry_errors``). ``workers`` defaults to the number of CPU cores. A results file written
+    ``retry_errors``). ``workers`` defaults to :func:`default_workers` (cores, bounded by
+    available memory). A results file written
     with another profile or hfpc version is refused (:class:`ResultsMismatchError`), so is a
     file another run is writing (:class:`ResultsLockedError`) and a profile with no check that
     decides (:class:`NoDecidingChecksError`, unless ``allow_no_checks``).
     """
     out = Path(out)
     profile = profile or Profile()
-    workers = max(1, workers or os.cpu_count() or 1)
+    workers = max(1, workers or default_workers())
     art = str(artifacts_dir) if artifacts_dir else None
     if out.is_dir():
         raise ResultsError(f"{out}: is a directory; give a results file path such as {out / 'results.jsonl'}")
