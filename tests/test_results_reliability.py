@@ -355,7 +355,8 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, demo_samples: list[Sample]) -> None:
+@pytest.mark.parametrize("kill", ["main", "group"])
+def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, demo_samples: list[Sample], kill: str) -> None:
     rows = [{"id": f"x{i}_{s.id}", "original": s.original, "generated": s.generated}
             for i in range(12) for s in demo_samples]
     m = tmp_path / "m.jsonl"
@@ -365,7 +366,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, demo_samples: li
     script.write_text("import sys\nfrom hfpc import read_manifest, run_filter\n"
                       "if __name__ == '__main__':\n"
                       "    run_filter(read_manifest(sys.argv[1]), sys.argv[2], workers=2, chunk_size=1)\n")
-    proc = subprocess.Popen([sys.executable, str(script), str(m), str(out)])
+    proc = subprocess.Popen([sys.executable, str(script), str(m), str(out)], start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 0):
@@ -374,7 +375,10 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path: Path, demo_samples: li
         kids = _children(proc.pid)
         assert kids
     finally:
-        proc.kill()
+        if kill == "group":
+            os.killpg(proc.pid, signal.SIGKILL)  # kill -9 of the whole process group
+        else:
+            proc.kill()  # kill -9 of the main process only
         proc.wait()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(_alive(k) for k in kids):
