@@ -22,6 +22,7 @@ from hfpc.checks.base import Check, JudgeItem, get_check_class
 from hfpc.data.images import MASK_COVERAGE_WARNING, LoadedImage, load_image, read_mask
 from hfpc.errors import HfpcError
 from hfpc.profile import Profile
+from hfpc.settings import int_from_env
 from hfpc.types import CheckResult, Sample, Verdict
 
 log = logging.getLogger(__name__)
@@ -33,16 +34,7 @@ default; ``HFPC_CACHE_BYTES`` overrides it. One 8000×8000 original alone is 192
 
 def cache_bytes_default() -> int:
     """The original-cache byte limit in force: ``HFPC_CACHE_BYTES`` or the built-in default."""
-    env = os.environ.get("HFPC_CACHE_BYTES", "").strip()
-    if not env:
-        return DEFAULT_CACHE_BYTES
-    try:
-        value = int(env.replace("_", ""))
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise HfpcError(f"HFPC_CACHE_BYTES must be a whole number of bytes (0 or more), not {env!r}")
-    return value
+    return int_from_env("HFPC_CACHE_BYTES", DEFAULT_CACHE_BYTES, 0, "bytes")
 
 
 def _nbytes(obj: Any, depth: int = 0, seen: set[int] | None = None) -> int:

@@ -17,7 +17,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from hfpc.errors import HfpcError, ImageLoadError
+from hfpc.errors import ImageLoadError
+from hfpc.settings import int_from_env
 
 DEFAULT_MAX_PIXELS = 64_000_000
 """Largest image (width × height) accepted by default; guards against decompression bombs.
@@ -52,16 +53,7 @@ class LoadedImage:
 
 def max_pixels_default() -> int:
     """The pixel-count guard in force: the environment override or the built-in default."""
-    env = os.environ.get("HFPC_MAX_IMAGE_PIXELS", "").strip()
-    if not env:
-        return DEFAULT_MAX_PIXELS
-    try:
-        value = int(env.replace("_", ""))
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise HfpcError(f"HFPC_MAX_IMAGE_PIXELS must be a positive whole number of pixels, not {env!r}")
-    return value
+    return int_from_env("HFPC_MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS, 1, "pixels")
 
 
 REDUCED_DECODE_MARGIN = 2
