@@ -73,6 +73,8 @@ def _keypoint_pass(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings
     out = []
     w = o_gray.shape[1]
     for mirrored in (False, True):
+        if mirrored and any(n >= settings.keypoint_accept for _, n, _, _ in out):
+            break  # found as it is: the mirrored product need not be tried
         okey = ("orig", mirrored, id(mask))
         ocache = cache.setdefault("original", {})
         if okey not in ocache:
