@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -45,7 +44,7 @@ def internal_errors(what: str, debug: bool = False) -> Iterator[None]:
     """Turn an unexpected exception into one line naming ``what`` and exit code 3 (unless debugging)."""
     try:
         yield
-    except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+    except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own exits and usage errors
         raise
     except ModuleNotFoundError as e:
         from hfpc.cli import EXTRAS
