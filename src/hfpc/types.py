@@ -30,6 +30,34 @@ class Sample:
 
 
 @dataclass
+class Finding:
+    """One thing a check found wrong: a code a program can act on and a sentence for a reviewer.
+
+    ``failure`` is a taxonomy code (``product_altered``, ``floating``, ``text_artifacts`` …, see
+    ARCHITECTURE.md); ``code`` is the check's own, finer name for it (``not_found``, ``changed``).
+    ``box`` is where it is in the generated image, as fractions of its width and height
+    ``(x0, y0, x1, y1)``, so it holds at any resolution; ``product`` is 1-based.
+    """
+
+    code: str
+    failure: str
+    sentence: str
+    where: str = ""
+    product: int | None = None
+    box: tuple[float, float, float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for the result row (unset optional fields left out)."""
+        d: dict[str, Any] = {"code": self.code, "failure": self.failure, "sentence": self.sentence,
+                             "where": self.where}
+        if self.product is not None:
+            d["product"] = self.product
+        if self.box is not None:
+            d["box"] = [round(float(v), 4) for v in self.box]
+        return d
+
+
+@dataclass
 class CheckResult:
     """What one check found for one sample, in terms a reviewer can read."""
 
@@ -42,6 +70,8 @@ class CheckResult:
     failure: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    """Everything wrong that this check saw, most severe first (empty when it passed)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The result-row form of this check (``check`` is the key, so it is left out)."""
@@ -54,6 +84,7 @@ class CheckResult:
             "failure": self.failure,
             "details": self.details,
             "artifacts": self.artifacts,
+            "findings": [f.to_dict() for f in self.findings],
         }
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from hfpc import Judge
-from hfpc.consistency.analyze import ConsistencyReport, Finding, ProductReport
+from hfpc.consistency.analyze import ConsistencyReport, ProductReport
 from hfpc.consistency.compare import Comparison
 from hfpc.consistency.heatmap import (
     HEATMAP_MAX_SIDE,
@@ -25,6 +25,7 @@ from hfpc.consistency.heatmap import (
 )
 from hfpc.consistency.locate import Location, similarity
 from hfpc.data.images import load_image, save_image
+from hfpc.types import Finding
 
 X0, Y0, X1, Y1 = 150, 140, 370, 380  # the product's box in the original (working frame)
 MOVE = similarity(0.8, 60.0, 40.0)  # original → generated: shrunk and moved

@@ -41,6 +41,9 @@ class JudgeItem:
     original_cache: dict[str, Any] = field(default_factory=dict)
     artifacts_dir: Path | None = None
     artifacts_base: Path | None = None
+    shared: dict[str, Any] = field(default_factory=dict)
+    """What earlier checks found for this sample and later ones may use (the consistency check
+    leaves its report under ``"consistency"``: where each product is in the generated image)."""
 
     def artifact_path(self, check: str, suffix: str = ".png") -> tuple[Path, str] | None:
         """Where ``check`` should write this sample's artifact, and the path to record."""

@@ -32,6 +32,7 @@ class ConsistencyCheck(Check):
             item.original_cache[key] = prepared
         report = analyze_pair(item.original.rgb, item.mask, item.generated.rgb, self.settings,
                               prepared=prepared, original_cache=item.original_cache.setdefault(key + ":features", {}))
+        item.shared[self.name] = report
         result = CheckResult(
             check=self.name,
             passed=report.passed,
@@ -41,6 +42,7 @@ class ConsistencyCheck(Check):
             failure=report.failure,
             details={"mask_source": report.mask_source, "codes": report.codes,
                      "products": [p.details() for p in report.products]},
+            findings=report.findings(),
         )
         where = item.artifact_path(self.name, HEATMAP_SUFFIX)
         if where is not None:

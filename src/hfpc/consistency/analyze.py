@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -14,23 +14,10 @@ from hfpc.consistency.locate import Location, locate_product, score_at, similari
 from hfpc.consistency.match import assign
 from hfpc.consistency.segment import get_segmenter
 from hfpc.consistency.shape import ShapeMatch, match_shape
+from hfpc.types import Finding
 
 SEVERITY = {"product_missing": 4, "product_replaced": 3, "product_altered": 2, "shape_hallucination": 1}
 """Which failure names a product (and a pair) when several findings apply."""
-
-
-@dataclass
-class Finding:
-    """One thing wrong with a product: a code a program can act on and a sentence for a reviewer."""
-
-    code: str
-    failure: str
-    sentence: str
-    where: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        """JSON form for the result row."""
-        return {"code": self.code, "failure": self.failure, "sentence": self.sentence, "where": self.where}
 
 
 @dataclass
@@ -133,6 +120,17 @@ class ConsistencyReport:
         """Every finding's code, product by product, without repeats."""
         return list(dict.fromkeys(f.code for p in self.products for f in p.findings))
 
+    def findings(self) -> list[Finding]:
+        """Every product's findings, most severe first, each with its product number and box."""
+        if not self.products:
+            return [Finding("no_product", "product_missing", "no product could be segmented in the original image")]
+        out = []
+        for p in self.products:
+            region = p.located_mask if p.located_mask is not None else p.expected_mask
+            box = _box(region)
+            out += [replace(f, product=p.index + 1, box=box) for f in p.findings]
+        return sorted(out, key=lambda f: -SEVERITY.get(f.failure, 0))
+
     def explanation(self) -> str:
         """One sentence a reviewer understands."""
         if not self.products:
@@ -153,6 +151,15 @@ class ConsistencyReport:
             name = "the product" if n == 1 else f"product {p.index + 1}"
             parts.append(f"{name} {p.findings[0].sentence}")
         return "; ".join(parts)
+
+
+def _box(mask: np.ndarray | None) -> tuple[float, float, float, float] | None:
+    """Bounding box of a mask as fractions of the image's width and height."""
+    if mask is None or not mask.any():
+        return None
+    ys, xs = np.nonzero(mask)
+    h, w = mask.shape
+    return (xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h)
 
 
 def _layout_words(locations: list[Location]) -> str:
