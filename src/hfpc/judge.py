@@ -23,6 +23,7 @@ from hfpc.data.images import MASK_COVERAGE_WARNING, LoadedImage, load_image, rea
 from hfpc.errors import HfpcError
 from hfpc.profile import Profile
 from hfpc.settings import int_from_env
+from hfpc.taxonomy import main_failure, reasons_of
 from hfpc.types import CheckResult, Sample, Verdict
 
 log = logging.getLogger(__name__)
@@ -211,9 +212,9 @@ class Judge:
                 verdicts[i] = self._error(s, failed[i], orig)
                 continue
             checks = results[i]
-            bad = [c for c in checks.values() if not c.passed and c.check not in self._baselines]
-            verdicts[i] = Verdict(s.id, s.original, s.generated, passed=not bad,
-                                  failure=(bad[0].failure or "failed_check") if bad else None,
+            reasons = reasons_of(checks.values(), ignore=self._baselines)
+            verdicts[i] = Verdict(s.id, s.original, s.generated, passed=not reasons,
+                                  failure=main_failure(reasons), reasons=reasons,
                                   checks=checks, profile=self.profile.name, label=s.label,
                                   mask_polarity=orig.polarity, warnings=list(orig.warnings))
         for orig in {id(o): o for o in originals.values()}.values():

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hfpc.taxonomy import Reason
 
 
 @dataclass
@@ -90,8 +93,11 @@ class CheckResult:
 
 @dataclass
 class Verdict:
-    """The judge's decision on one sample: passed, the first failure category, every check.
+    """The judge's decision on one sample: passed, the main failure, every reason, every check.
 
+    ``reasons`` are all the findings of the failing deciding checks (each with its check, the
+    check's own code, the taxonomy code in ``failure`` and a sentence); ``failure`` is the most
+    significant of their codes (:mod:`hfpc.taxonomy`), None when the sample passed.
     ``mask_polarity`` says how the sample's mask file was read: ``product_white``,
     ``product_black``, ``alpha`` (a cut-out: opaque = product) or None when there was no mask
     file. ``warnings`` are doubts about the input that did not stop the judging.
@@ -108,6 +114,7 @@ class Verdict:
     label: int | None = None
     mask_polarity: str | None = None
     warnings: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
 
     @property
     def explanation(self) -> str:
@@ -129,6 +136,7 @@ class Verdict:
             "generated": self.generated,
             "passed": self.passed,
             "failure": self.failure,
+            "reasons": [r.to_dict() for r in self.reasons],
             "checks": {name: c.to_dict() for name, c in self.checks.items()},
             "error": self.error,
             "hfpc_version": __version__,
