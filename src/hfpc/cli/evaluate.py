@@ -54,7 +54,33 @@ def evaluate(
         ci = res["ci95"].get(name)
         t.add_row(name, "n/a" if v != v else f"{v:.3f}", f"{ci[0]:.3f} – {ci[1]:.3f}" if ci else "")
     console.print(t)
+    if res.get("reasons"):
+        _print_reasons(res["reasons"])
     console.print(f"written: [bold]{out / 'index.html'}[/], {out / 'metrics.json'}, ROC/PR curves")
+
+
+def _num(v: float) -> str:
+    return "n/a" if v != v else f"{v:.3f}"
+
+
+def _print_reasons(rv: dict) -> None:
+    """Per-reason precision/recall/F1 and the reviewer × judge confusion matrix."""
+    t = Table(title=f"per reason ({rv['n']} rows with a reviewer class, {rv['no_reason']} without; named exactly "
+                    f"{_num(rv['accuracy'])}, macro F1 {_num(rv['macro_f1'])})", title_justify="left")
+    for col in ("reason", "reviewer rows", "judge named", "precision", "recall", "F1"):
+        t.add_column(col, justify="left" if col == "reason" else "right")
+    for name, v in rv["per_reason"].items():
+        t.add_row(name, str(v["support"]), str(v["predicted"]), _num(v["precision"]), _num(v["recall"]),
+                  _num(v["f1"]))
+    console.print(t)
+    classes, matrix = rv["confusion"]["classes"], rv["confusion"]["matrix"]
+    m = Table(title="confusion: reviewer (rows) × judge (columns)", title_justify="left")
+    m.add_column("reviewer ↓")
+    for c in classes:
+        m.add_column(c, justify="right")
+    for i, (c, row) in enumerate(zip(classes, matrix)):
+        m.add_row(c, *(f"[bold]{n}[/]" if j == i else (str(n) if n else "·") for j, n in enumerate(row)))
+    console.print(m)
 
 
 def calibrate(

@@ -11,6 +11,7 @@ import jinja2
 import numpy as np
 
 from hfpc.evaluation import metrics as M
+from hfpc.evaluation.reasons import predicted_class, reason_evaluation, true_class
 from hfpc.evaluation.scores import arrays, join_labels
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("hfpc.report", "templates"),
@@ -102,6 +103,7 @@ def evaluate(results: str | Path, labels: str | Path, out: str | Path, checks: l
     res["join"] = join
     res["category_source"] = join["category_source"]
     res["checks"] = checks or sorted({c for r in rows for c in r["checks"]})
+    res["reasons"] = reason_evaluation(rows, checks) if join["category_source"] == "labels" else None
     figures = plot_curves({"judge": a}, out)
     plot_histogram(a, out / "histogram.png")
     figures["histogram"] = "histogram.png"
@@ -113,16 +115,21 @@ def evaluate(results: str | Path, labels: str | Path, out: str | Path, checks: l
         def img(p: str) -> str | None:
             return thumbnail(locate_ref(p, base), 200)
         return {"id": r["id"], "score": score, "category": r["category"], "kind": r.get("kind"),
+                "named": predicted_class(r, checks),
                 "why": "; ".join(f"{k}: {c['explanation']}" for k, c in r["checks"].items()),
                 "original": img(r["original"]), "generated": img(r["generated"])}
 
     s, k, y = a["scores"], a["kept"], a["labels"]
     false_pass = [i for i in np.argsort(-s) if k[i] and y[i] == 0][:gallery]
     false_fail = [i for i in np.argsort(s) if not k[i] and y[i] == 1][:gallery]
+    wrong_reason = [] if res["reasons"] is None else [
+        i for i in np.argsort(s) if not k[i] and y[i] == 0 and true_class(rows[i]) is not None
+        and true_class(rows[i]) != predicted_class(rows[i], checks)][:gallery]
     html = _ENV.get_template("evaluate.html").render(
         res=res, metrics=res["metrics"], ci=res["ci95"], figures=figures,
         false_pass=[card(rows[i], s[i]) for i in false_pass],
-        false_fail=[card(rows[i], s[i]) for i in false_fail], results=str(results), labels=str(labels))
+        false_fail=[card(rows[i], s[i]) for i in false_fail],
+        wrong_reason=[card(rows[i], s[i]) for i in wrong_reason], results=str(results), labels=str(labels))
     (out / "index.html").write_text(html, encoding="utf-8")
     return res
 
