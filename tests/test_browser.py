@@ -51,6 +51,31 @@ def test_report_filters_and_images(page, results: Path) -> None:
     assert page.locator(".card.fail:visible").count() == 0
 
 
+def test_report_filters_by_reason(page, results: Path) -> None:
+    html = write_report(results, results.parent / "report_reasons.html")
+    page.goto(html.as_uri())
+    rows = read_results(results)
+    found: dict[str, int] = {}
+    for r in rows:
+        for code in {x["failure"] for x in r.get("reasons") or []}:
+            found[code] = found.get(code, 0) + 1
+    assert found, "the demo results have failed rows with reasons"
+    buttons = page.locator("#reason-filters button")
+    assert buttons.count() == len(found)
+    for code, n in found.items():
+        page.click(f"button[data-filter=reason-{code}]")
+        visible = page.locator(".card:visible")
+        assert visible.count() == n, code
+        # every card shown names that reason in its list
+        assert page.locator(f".card:visible .reasons li[data-reason={code}]").count() >= n
+        assert page.locator(".card.pass:visible").count() == 0
+    main = max(found, key=found.get)
+    page.click(f"button[data-filter=reason-{main}]")
+    page.screenshot(path=str(results.parent / "report_reason.png"), full_page=False)
+    page.click("button[data-filter=all]")
+    assert page.locator(".card:visible").count() == len(rows)
+
+
 def test_evaluation_page_shows_curves_and_galleries(page, results: Path, demo_set: Path) -> None:
     evaluate(results, demo_set, results.parent / "ev", n_boot=20)
     page.goto((results.parent / "ev" / "index.html").as_uri())
@@ -58,6 +83,9 @@ def test_evaluation_page_shows_curves_and_galleries(page, results: Path, demo_se
     loaded = page.evaluate("[...document.images].filter(i => i.complete && i.naturalWidth > 300).length")
     assert loaded >= 5  # four ROC/PR curves and the histogram
     assert page.locator("#metrics tr").count() >= 10
+    classes = page.locator("#reason-confusion tr").first.locator("th").count() - 1
+    assert classes >= 2 and page.locator("#reason-confusion tr").count() == classes + 1
+    assert page.locator("#per-reason tr").count() == classes + 1
     page.screenshot(path=str(results.parent / "ev" / "screenshot.png"), full_page=True)
 
 

@@ -1,5 +1,8 @@
 """A self-contained HTML gallery of results: original / generated / heatmap, verdict, reasons.
 
+Every failed card lists its reasons (check, code, sentence) under the main failure, and the
+page filters by reason: a card shows under a reason when any of its findings has that code.
+
 Images are embedded as downscaled JPEG data URIs, so the file can be mailed or archived alone.
 Relative image references in result rows are looked up next to the results file first, then in
 the folders above it (a run of ``hfpc filter`` from a parent folder with relative paths records
@@ -21,6 +24,7 @@ from hfpc.data.images import load_image
 from hfpc.data.manifests import resolve_ref
 from hfpc.errors import ImageLoadError
 from hfpc.results import read_results
+from hfpc.taxonomy import FAILED_CHECK, describe, normalize, rank
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("hfpc.report", "templates"),
                           autoescape=jinja2.select_autoescape(["html"]))
@@ -57,6 +61,22 @@ def thumbnail(path: str | Path, side: int = 256) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def row_reasons(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``reasons`` of a result row, failure names normalised to taxonomy codes.
+
+    Rows written before ``reasons`` existed get one reason per failing check, from its
+    ``failure`` and ``explanation``; passed and error rows have none.
+    """
+    if row.get("passed") is not False:
+        return []
+    given = row.get("reasons")
+    if given:
+        return [{**x, "failure": normalize(x.get("failure")) or FAILED_CHECK} for x in given]
+    return [{"check": name, "code": normalize(c.get("failure")) or FAILED_CHECK,
+             "failure": normalize(c.get("failure")) or FAILED_CHECK, "sentence": c.get("explanation", ""),
+             "where": ""} for name, c in (row.get("checks") or {}).items() if not c.get("passed")]
+
+
 def write_report(results: str | Path, out: str | Path, limit: int | None = None,
                  thumb: int = 256, title: str | None = None) -> Path:
     """Render ``results`` (JSONL) to one HTML file at ``out``; failures and errors come first."""
@@ -69,12 +89,17 @@ def write_report(results: str | Path, out: str | Path, limit: int | None = None,
     cards: list[dict[str, Any]] = []
     for r in shown:
         failing = [n for n, c in (r.get("checks") or {}).items() if not c.get("passed")]
+        reasons = row_reasons(r)
         heats = [(name, c["artifacts"]["heatmap"]) for name, c in (r.get("checks") or {}).items()
                  if (c.get("artifacts") or {}).get("heatmap")]
         cards.append({
             "row": r,
             "status": "error" if r.get("error") else ("pass" if r.get("passed") else "fail"),
             "failing": failing,
+            "reasons": reasons,
+            "codes": list(dict.fromkeys(x["failure"] for x in reasons)),
+            "main": normalize(r.get("failure")) if r.get("passed") is False else None,
+            "main_index": next((i for i, x in enumerate(reasons) if x["failure"] == normalize(r.get("failure"))), -1),
             "original": thumbnail(locate_ref(r["original"], base), thumb),
             "generated": thumbnail(locate_ref(r["generated"], base), thumb),
             "heatmaps": [(name, thumbnail(locate_ref(h, base), thumb)) for name, h in heats],
@@ -83,9 +108,14 @@ def write_report(results: str | Path, out: str | Path, limit: int | None = None,
         {"status": "error" if r.get("error") else ("pass" if r.get("passed") else "fail")} for r in rows))
     check_names = sorted({n for r in rows for n in (r.get("checks") or {})})
     failing_counts = Counter(n for c in cards for n in c["failing"])
+    reason_counts = Counter(code for c in cards for code in c["codes"])
+    main_counts = Counter(c["main"] for c in cards if c["main"])
+    reason_names = sorted(reason_counts, key=lambda code: (rank(code), code))
     html = _ENV.get_template("report.html").render(
         title=title or f"hfpc report — {results.name}", cards=cards, total=len(rows),
         shown=len(shown), counts=counts, checks=check_names, failing_counts=failing_counts,
+        reasons=[(code, reason_counts[code], main_counts.get(code, 0), describe(code)) for code in reason_names],
+        describe=describe,
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
