@@ -95,13 +95,28 @@ def _judge(original: Path, generated: Path, mask: Path | None, profile: str | No
     else:
         if v.error:
             fail(v.error)
-        t = Table(title=f"{generated.name}: {'PASS' if v.passed else 'FAIL'}", title_justify="left")
+        from rich.markup import escape
+
+        from hfpc.taxonomy import describe
+
+        head = "PASS" if v.passed else f"FAIL — {v.failure} ({describe(v.failure)})"
+        t = Table(title=f"{generated.name}: {head}", title_justify="left")
         for col in ("check", "result", "value", "threshold", "why"):
             t.add_column(col)
         for name, c in v.checks.items():
             t.add_row(name, "[green]pass[/]" if c.passed else "[red]fail[/]", f"{c.value:.3f}",
                       f"{c.threshold:g}", c.explanation)
         console.print(t)
+        if v.reasons:
+            r = Table(title="reasons (the first is the main failure)", title_justify="left")
+            for col in ("failure", "check", "code", "finding"):
+                r.add_column(col)
+            order = sorted(range(len(v.reasons)), key=lambda i: v.reasons[i].failure != v.failure)
+            for i in order:
+                x = v.reasons[i]
+                what = (f"product {x.product}: " if x.product else "") + x.sentence
+                r.add_row(f"[red]{escape(x.failure)}[/]", escape(x.check), escape(x.code), escape(printable(what)))
+            console.print(r)
     if v.error:
         raise typer.Exit(2)
     raise typer.Exit(0 if v.passed else 1)
