@@ -24,7 +24,8 @@ def test_judge_prints_failure_and_reasons(demo_samples: list[Sample]) -> None:
     assert "FAIL — product_missing (the product is not in the generated image)" in r.output
     assert "reasons (the first is the main failure)" in r.output
     lines = r.output.splitlines()
-    first = lines.index(next(x for x in lines if "reasons (the first" in x)) + 3
+    title = lines.index(next(x for x in lines if "reasons (the first" in x))
+    first = next(i for i in range(title, len(lines)) if lines[i].startswith("┡")) + 1
     assert "product_missing" in lines[first] and "consistency" in lines[first]
     row = json.loads(runner.invoke(app, [*args, "--json"]).output)
     assert row["failure"] == "product_missing"
