@@ -1,0 +1,114 @@
+"""The ``distinct`` check: does the product stand out from its background?
+
+RF1M's indistinctiveness (``indistinct``), without weights: the product's colour against its
+surroundings and the CIELAB contrast along its outline (both CIEDE2000), with the texture
+similarity of product and surroundings and its share of the image's spectral-residual salience
+reported alongside. The product's position comes from the consistency report.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from hfpc.checks.base import Check, JudgeItem
+from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE, HEATMAP_SUFFIX, write_heatmap
+from hfpc.scene import NO_SURROUNDINGS, draw_findings, measure_distinct, products_in_scene, spectral_salience
+from hfpc.settings import CheckSettings
+from hfpc.types import CheckResult, Finding
+
+
+class DistinctSettings(CheckSettings):
+    """Thresholds of the ``distinct`` check (all in the Profile)."""
+
+    work_side: int = Field(256, ge=64, le=1024, description=(
+        "long side, in pixels, at which the generated image is analysed"))
+    min_colour_delta_e: float = Field(6.0, ge=0, description=(
+        "CIEDE2000 between the product's median colour and that of its surroundings below which "
+        "its colour blends in"))
+    min_boundary_delta_e: float = Field(15.0, ge=0, description=(
+        "median CIEDE2000 across the product's outline (inner vs outer ring, measured locally) "
+        "below which its outline is weak; a product is indistinct when both its colour and its "
+        "outline fall below their thresholds"))
+    weak_delta_e: float = Field(10.0, ge=0, description=(
+        "CIEDE2000 across the outline below which a stretch of it counts as weak (its box is the "
+        "finding's box; the weak share is reported)"))
+    ring: float = Field(0.06, gt=0, le=0.5, description=(
+        "width of the rings on each side of the outline as a share of the product's √area"))
+    salient_ratio: float | None = Field(None, gt=0, description=(
+        "when set, a product whose mean salience is at least this multiple of the image's mean "
+        "stands out anyway and passes (spectral-residual salience is always reported)"))
+    max_texture_similarity: float | None = Field(None, ge=0, le=1, description=(
+        "when set, a product whose colour and outline are weak fails only if its texture (uniform-LBP "
+        "histogram overlap with its surroundings, 0-1) is at least this similar"))
+    judge_rejected: bool = Field(False, description=(
+        "also judge products that the consistency check found but rejected as altered or replaced "
+        "(their located position is often wrong, and the pair is rejected already)"))
+
+
+class DistinctCheck(Check):
+    """Indistinct products: colour and outline contrast against the surroundings."""
+
+    name = "distinct"
+    Settings = DistinctSettings
+    failure = "indistinct"
+    description = "the product stands out from its background (colour, outline contrast, salience)"
+
+    settings: DistinctSettings
+
+    def run(self, item: JudgeItem) -> CheckResult:
+        """Measure every found product; fail on those that blend into their surroundings."""
+        s = self.settings
+        report = item.shared.get("consistency")
+        g, parts, source = products_in_scene(report, item.generated.rgb, item.original.rgb, item.mask,
+                                             s.work_side)
+        judged = [p for p in parts if p.mask is not None and (s.judge_rejected or not p.rejected)]
+        details: dict = {"position": source, "products": []}
+        if not judged:
+            why = ("no product was found in the generated image" if not any(p.mask is not None for p in parts)
+                   else "the consistency check rejected every product it found")
+            return CheckResult(self.name, True, NO_SURROUNDINGS, s.min_colour_delta_e,
+                               f"not judged: {why} (the consistency check fails it)", details=details)
+        sal = spectral_salience(g)
+        findings: list[Finding] = []
+        worst = NO_SURROUNDINGS
+        many = len(parts) > 1
+        for part in judged:
+            assert part.mask is not None
+            d = measure_distinct(g, part.mask, ring=s.ring, weak_delta_e=s.weak_delta_e, salience=sal)
+            worst = min(worst, d.colour_contrast)
+            blends = d.colour_contrast < s.min_colour_delta_e and d.contrast < s.min_boundary_delta_e
+            if blends and s.salient_ratio is not None and d.salience_ratio >= s.salient_ratio:
+                blends = False
+            if blends and s.max_texture_similarity is not None and d.texture_similarity < s.max_texture_similarity:
+                blends = False
+            details["products"].append({
+                "product": part.index + 1, "colour_delta_e": round(d.colour_contrast, 2),
+                "boundary_delta_e": round(d.contrast, 2), "weak_share": round(d.weak_share, 3),
+                "texture_similarity": round(d.texture_similarity, 3),
+                "salience_ratio": round(d.salience_ratio, 3), "salience_share": round(d.salience_share, 4),
+                "indistinct": blends})
+            if blends:
+                name = f"product {part.index + 1}" if many else "the product"
+                findings.append(Finding(
+                    "blends_in", "indistinct",
+                    f"{name} blends into its background: its colour differs from its surroundings by "
+                    f"ΔE2000 {d.colour_contrast:.1f} (< {s.min_colour_delta_e:g}) and its outline by "
+                    f"{d.contrast:.1f} (< {s.min_boundary_delta_e:g}); {100 * d.weak_share:.0f} % of the "
+                    f"outline is weak, and it holds {100 * d.salience_share:.0f} % of the image's salience "
+                    f"for {100 * float(part.mask.mean()):.0f} % of its area",
+                    "outline", part.index + 1, d.weak_box or d.box))
+        if findings:
+            explanation = "; ".join(f.sentence for f in findings)
+        else:
+            n = "the product stands" if len(judged) == 1 else "every product stands"
+            explanation = f"{n} out from its background (colour ΔE2000 ≥ {worst:.1f})"
+        result = CheckResult(self.name, not findings, worst, s.min_colour_delta_e, explanation,
+                             failure="indistinct" if findings else None, details=details, findings=findings)
+        where = item.artifact_path(self.name, HEATMAP_SUFFIX)
+        if where is not None:
+            path, rel = where
+            pic = draw_findings(g, [p.mask for p in judged if p.mask is not None],
+                                [f.box for f in findings if f.box is not None], HEATMAP_MAX_SIDE)
+            write_heatmap(path, pic)
+            result.artifacts["picture"] = rel
+        return result

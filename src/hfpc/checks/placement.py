@@ -1,0 +1,162 @@
+"""The ``placement`` check: does the product rest on something, and is its size plausible?
+
+RF1M's space mismatch (``floating``) and size mismatch (``size_mismatch``), without weights. The
+product's position comes from the consistency report; below its base the check looks for a
+contact shadow or a surface edge, and it compares the product's share of the frame with the
+Profile's bounds (and a per-category prior when the sample names a category).
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from hfpc.checks.base import Check, JudgeItem
+from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE, HEATMAP_SUFFIX, write_heatmap
+from hfpc.scene import Placement, draw_findings, measure_placement, products_in_scene
+from hfpc.settings import CheckSettings
+from hfpc.types import CheckResult, Finding
+
+
+class PlacementSettings(CheckSettings):
+    """Thresholds of the ``placement`` check (all in the Profile)."""
+
+    work_side: int = Field(256, ge=64, le=1024, description=(
+        "long side, in pixels, at which the generated image is analysed"))
+    shadow_darkness: float = Field(0.1, gt=0, le=1, description=(
+        "a contact shadow: the strip right under the product's base is darker than the background "
+        "beside the base by at least this share of its L* (0.1 = 10 % darker)"))
+    contact_depth: float = Field(0.06, gt=0, le=0.5, description=(
+        "depth of that strip as a share of the product's height"))
+    edge_delta: float = Field(8.0, gt=0, description=(
+        "a surface edge below the base: a jump of at least this many L* units between neighbouring rows"))
+    min_gap: float = Field(0.12, gt=0, le=1, description=(
+        "a product floats only when the nearest shadow or surface edge below its base is at least "
+        "this share of its height away (or there is none)"))
+    search_depth: float = Field(0.4, gt=0, le=2, description=(
+        "how far below the base, as a share of the product's height, shadows and surfaces are looked for"))
+    min_view_below: float = Field(0.25, ge=0, le=2, description=(
+        "the image must show at least this much (share of the product's height) below the base for "
+        "the product to be judged floating; closer to the frame's bottom edge it passes"))
+    max_empty_texture: float = Field(4.0, ge=0, description=(
+        "the space below counts as empty (no support) when the standard deviation of its L* is below "
+        "this; a textured floor, table or ground is a support even without a visible shadow"))
+    base_band: float = Field(0.08, gt=0, le=0.5, description=(
+        "the product's base: its columns whose lowest pixel is within this share of its height "
+        "from its very bottom (a chair's feet, not the seat between them)"))
+    min_share: float = Field(0.002, ge=0, le=1, description=(
+        "smallest plausible share of the frame covered by a product (below: size_mismatch)"))
+    max_share: float = Field(0.9, gt=0, le=1, description=(
+        "largest plausible share of the frame covered by a product (above: size_mismatch)"))
+    category_shares: dict[str, tuple[float, float]] = Field(default_factory=dict, description=(
+        "per-category (min, max) share of the frame, e.g. {\"sofa\" = [0.08, 0.7]}; the category is "
+        "the sample's meta \"category\", else the first key that is a word of its caption"))
+    judge_rejected: bool = Field(False, description=(
+        "also judge products that the consistency check found but rejected as altered or replaced "
+        "(their located position is often wrong, and the pair is rejected already)"))
+
+
+def _category(item: JudgeItem, priors: dict[str, tuple[float, float]]) -> str | None:
+    """The sample's category that has a prior: meta["category"], else a caption word."""
+    if not priors:
+        return None
+    lower = {k.lower(): k for k in priors}
+    cat = item.sample.meta.get("category")
+    if isinstance(cat, str) and cat.lower() in lower:
+        return lower[cat.lower()]
+    words = re.findall(r"[\w-]+", (item.sample.caption or "").lower())
+    return next((lower[w] for w in words if w in lower), None)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f} %" if x >= 0.01 else f"{100 * x:.1f} %"
+
+
+class PlacementCheck(Check):
+    """Floating (no contact shadow, no surface under the base) and implausible frame share."""
+
+    name = "placement"
+    Settings = PlacementSettings
+    failure = "floating"
+    description = "the product rests on something (contact shadow / surface) and has a plausible size"
+
+    settings: PlacementSettings
+
+    def _floating(self, p: Placement) -> bool:
+        s = self.settings
+        return (not p.cut_by_frame and p.searched >= s.min_view_below
+                and p.contact_darkness < s.shadow_darkness
+                and (p.gap is None or p.gap >= s.min_gap)
+                and p.below_texture < s.max_empty_texture)
+
+    def run(self, item: JudgeItem) -> CheckResult:
+        """Measure every found product; fail on the first floating or implausibly sized one."""
+        s = self.settings
+        report = item.shared.get("consistency")
+        g, parts, source = products_in_scene(report, item.generated.rgb, item.original.rgb, item.mask,
+                                             s.work_side)
+        judged = [p for p in parts if p.mask is not None and (s.judge_rejected or not p.rejected)]
+        details: dict = {"position": source, "products": []}
+        if not judged:
+            why = ("no product was found in the generated image" if not any(p.mask is not None for p in parts)
+                   else "the consistency check rejected every product it found")
+            return CheckResult(self.name, True, 1.0, s.shadow_darkness,
+                               f"not judged: {why} (the consistency check fails it)", details=details)
+        cat = _category(item, s.category_shares)
+        lo, hi = s.category_shares[cat] if cat else (s.min_share, s.max_share)
+        findings: list[Finding] = []
+        worst = float("inf")
+        many = len(parts) > 1
+        for part in judged:
+            assert part.mask is not None
+            others = None
+            for o in judged:
+                if o is not part and o.mask is not None:
+                    others = o.mask if others is None else (others | o.mask)
+            m = measure_placement(g, part.mask, others, base_band=s.base_band, contact_depth=s.contact_depth,
+                                  search_depth=s.search_depth, shadow_darkness=s.shadow_darkness,
+                                  edge_delta=s.edge_delta)
+            worst = min(worst, m.contact_darkness)
+            name = f"product {part.index + 1}" if many else "the product"
+            floating = self._floating(m)
+            details["products"].append({
+                "product": part.index + 1, "frame_share": round(m.frame_share, 4),
+                "contact_darkness": round(m.contact_darkness, 3),
+                "gap": None if m.gap is None else round(m.gap, 3), "searched": round(m.searched, 3),
+                "cut_by_frame": m.cut_by_frame, "below_texture": round(m.below_texture, 2),
+                "floating": floating})
+            if floating:
+                if m.gap is not None:
+                    sentence = (f"{name}'s base is {_pct(m.gap)} of its height above the nearest surface "
+                                f"or shadow, with no contact shadow")
+                else:
+                    sentence = (f"{name} floats: no contact shadow and no surface within {_pct(m.searched)} "
+                                f"of its height below its base")
+                findings.append(Finding("no_support", "floating", sentence, "below the product",
+                                        part.index + 1, m.gap_box))
+            if not lo <= m.frame_share <= hi:
+                what = f"a {cat}" if cat else "a product"
+                bound = f"at least {_pct(lo)}" if m.frame_share < lo else f"at most {_pct(hi)}"
+                findings.append(Finding("implausible_size", "size_mismatch",
+                                        f"{name} covers {_pct(m.frame_share)} of the frame; {what} should cover "
+                                        f"{bound}", "", part.index + 1, m.box))
+        details["category"] = cat
+        details["share_bounds"] = [lo, hi]
+        if findings:
+            explanation = "; ".join(f.sentence for f in findings)
+        else:
+            explanation = ("the product rests on something (contact shadow, surface or frame edge) "
+                           "and its size fits the frame")
+        result = CheckResult(self.name, not findings, worst if worst != float("inf") else 1.0,
+                             s.shadow_darkness, explanation,
+                             failure=findings[0].failure if findings else None,
+                             details=details, findings=findings)
+        where = item.artifact_path(self.name, HEATMAP_SUFFIX)
+        if where is not None:
+            path, rel = where
+            pic = draw_findings(g, [p.mask for p in judged if p.mask is not None],
+                                [f.box for f in findings if f.box is not None], HEATMAP_MAX_SIDE)
+            write_heatmap(path, pic)
+            result.artifacts["picture"] = rel
+        return result
