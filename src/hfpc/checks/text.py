@@ -1,0 +1,446 @@
+"""The ``text`` check: text the generator added to the background, and text it changed on the product.
+
+Two findings, each with a box in the generated image:
+
+- ``text_artifacts``: a line of text, pseudo-text or lettering outside the located product that
+  the original does not have. Garbled glyph strings count too: a line the detector finds but the
+  recogniser reads with low confidence is itself the signal.
+- ``product_text_changed``: a line read on the product in the original, mapped through the
+  consistency check's location of that product, reads differently in the generated image
+  (normalised edit distance). Lines that would be smaller than ``min_legible_height`` px at the
+  generated scale are not compared: a product shrunk to a third of its size has unreadable text,
+  which is not a change.
+
+The OCR is RapidOCR (PP-OCR models in ONNX, the ``hfpc[ocr]`` extra). Without it the check
+passes with the explanation ``OCR is not installed: pip install 'hfpc[ocr]'`` and
+``details.ocr = false``, so the default profile still works on a core install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from hfpc.checks.base import Check, JudgeItem
+from hfpc.settings import CheckSettings
+from hfpc.text_ocr import (
+    OCR_MISSING,
+    TextBox,
+    downscale,
+    edit_distance,
+    ocr_missing,
+    read_text,
+    recognize,
+    text_candidates,
+)
+from hfpc.types import CheckResult, Finding
+
+log = logging.getLogger(__name__)
+
+PICTURE_MAX_SIDE = 320
+"""Long side, in pixels, of the picture of text boxes the check writes."""
+PICTURE_SUFFIX = ".jpg"
+
+
+class TextSettings(CheckSettings):
+    """Thresholds of the ``text`` check. Pixel sizes are at the working resolution (``max_side``)."""
+
+    max_side: int = Field(512, gt=32, description="working side: both images are read with their long side "
+                                                  "at most this many pixels")
+    detect_scale: float = Field(0.625, gt=0, le=1,
+                                description="the text detector sees the generated image's candidate regions "
+                                            "resized by this factor (its cost grows with the pixels it sees; "
+                                            "0.625 of 512 is 320 px); originals are scanned at full working size")
+    gate_contrast: int = Field(40, ge=0, le=255,
+                               description="edge strength (morphological gradient, 0-255) of glyph strokes; "
+                                           "rows of glyph-sized edge blobs are the only regions the detector "
+                                           "looks at")
+    gate_min_glyph_height: int = Field(5, ge=1, description="smallest glyph blob, in px, that makes a region "
+                                                            "worth detecting text in")
+    gate_max_glyph_share: float = Field(0.2, gt=0, le=1,
+                                        description="tallest glyph blob, as a share of the image height")
+    gate_min_glyphs: int = Field(3, ge=1, description="glyph blobs a row needs to be a candidate text region")
+    full_scan_share: float = Field(0.5, gt=0, le=1,
+                                   description="when candidate regions cover more than this share of the image, "
+                                               "the detector scans the whole image at once")
+    box_threshold: float = Field(0.5, gt=0, lt=1, description="detector score a text line needs (PP-OCR DB "
+                                                              "box threshold)")
+    min_box_height: float = Field(9.0, ge=1, description="lowest text line, in px, that counts as background "
+                                                         "text")
+    min_box_area: float = Field(150.0, ge=1, description="smallest text line area, in px², that counts")
+    min_chars: int = Field(2, ge=1, description="letters or digits a reading needs to count as text")
+    garbled_confidence: float = Field(0.75, gt=0, le=1,
+                                      description="recognition confidence below which a detected line reads as "
+                                                  "garbled pseudo-text")
+    garbled_det_score: float = Field(0.7, gt=0, le=1,
+                                     description="detector score a garbled line in the background needs to be "
+                                                 "reported (a well-read line needs only box_threshold)")
+    garbled_min_aspect: float = Field(2.0, ge=0, description="width/height a garbled line needs (a row of "
+                                                             "glyphs, not a lone mark or a patch of texture)")
+    product_overlap: float = Field(0.3, ge=0, le=1,
+                                   description="a line with at least this share of its area on the product "
+                                               "(grown by product_margin) is the product's text, not background")
+    product_margin: int = Field(6, ge=0, description="px the product's outline is grown by when telling "
+                                                     "product text from background text")
+    same_place_iou: float = Field(0.3, ge=0, le=1,
+                                  description="a background line overlapping a background line of the original "
+                                              "this much (relative position) is not new")
+    min_original_confidence: float = Field(0.8, gt=0, le=1,
+                                           description="product lines read less surely than this in the original "
+                                                       "are not compared")
+    edit_distance_threshold: float = Field(0.34, gt=0, le=1,
+                                           description="normalised edit distance (case, spaces and punctuation "
+                                                       "ignored) above which a product line changed")
+    min_legible_height: float = Field(11.0, ge=1,
+                                      description="a product line is compared only when its height at the "
+                                                  "generated scale is at least this many px (smaller text is "
+                                                  "not reliably legible)")
+    min_garbled_height: float = Field(20.0, ge=1,
+                                      description="a product line that reads differently but with a confidence "
+                                                  "below garbled_confidence is claimed changed only when it is at "
+                                                  "least this many px high (smaller text is read unsurely even "
+                                                  "when intact)")
+    search_pad: float = Field(0.6, ge=0, description="the mapped line is searched for within this many line "
+                                                     "heights around it")
+
+
+@dataclass
+class _Original:
+    """What the check prepares once per original: working image, product masks, text lines."""
+
+    rgb: np.ndarray
+    masks: list[np.ndarray]
+    lines: list[TextBox]
+
+
+class TextCheck(Check):
+    """Background text artefacts and changed product text, by OCR (RapidOCR, offline)."""
+
+    name = "text"
+    Settings = TextSettings
+    failure = "text_artifacts"
+    description = "OCR: no new text in the background, the product's text unchanged"
+
+    settings: TextSettings
+    _warned = False
+
+    def run(self, item: JudgeItem) -> CheckResult:
+        """Read the original (cached) and the generated image; compare; draw the boxes."""
+        missing = ocr_missing()
+        if missing is not None:
+            if not TextCheck._warned:
+                log.warning("text check skipped: %s", missing)
+                TextCheck._warned = True
+            return CheckResult(check=self.name, passed=True, value=0.0, threshold=0.0, higher_is_better=False,
+                               explanation=OCR_MISSING, details={"ocr": False, "skipped": missing})
+        s = self.settings
+        orig = self._original(item)
+        g = downscale(item.generated.rgb, s.max_side)
+        placed, source = self._placement(item, orig, g.shape[:2])
+        product_g = np.zeros(g.shape[:2], bool)
+        for _, located in placed.values():
+            product_g |= located
+        product_g = _grow(product_g, s.product_margin)
+
+        regions = text_candidates(g, s.gate_contrast, s.gate_min_glyph_height, s.gate_max_glyph_share,
+                                  s.gate_min_glyphs, 1.0, exclude=product_g)
+        found = read_text(g, regions, s.box_threshold, s.min_box_height, s.min_box_area, s.full_scan_share,
+                          s.detect_scale)
+        artefacts = self._artefacts(found, product_g, orig, g.shape[:2])
+        compared, small = self._product_text(g, orig, placed)
+        changed = [c for c in compared if c["changed"]]
+
+        gh, gw = g.shape[:2]
+        findings = [Finding("text_changed", "product_text_changed",
+                            f"the product's text \"{c['original']}\" reads \"{c['generated']}\" in the generated "
+                            f"image (edit distance {c['distance']:.2f} > {s.edit_distance_threshold:.2f})",
+                            where="on the product", product=c["product"], box=_frac(c["box"], gw, gh))
+                    for c in sorted(changed, key=lambda c: -c["distance"])]
+        findings += [Finding("background_text", "text_artifacts", _artefact_sentence(b, s), where="background",
+                             box=_frac(b.box, gw, gh)) for b in artefacts]
+        passed = not findings
+        details: dict[str, Any] = {
+            "ocr": True, "placement": source, "candidate_regions": len(regions),
+            "background_lines": [b.details() for b in found if _share(b, product_g) < s.product_overlap],
+            "artefacts": [b.details() for b in artefacts],
+            "original_lines": [b.details() for b in orig.lines],
+            "product_lines": [{k: v for k, v in c.items() if k != "quad"} for c in compared],
+            "too_small_to_compare": small,
+        }
+        result = CheckResult(check=self.name, passed=passed, value=float(len(findings)), threshold=0.0,
+                             higher_is_better=False, explanation=_explain(artefacts, compared, changed, small),
+                             failure=findings[0].failure if findings else None, details=details,
+                             findings=findings)
+        where = item.artifact_path(self.name, PICTURE_SUFFIX)
+        if where is not None and (found or compared):
+            from hfpc.consistency.heatmap import write_heatmap
+
+            path, rel = where
+            write_heatmap(path, render_boxes(g, product_g, found, artefacts, compared))
+            result.artifacts["boxes"] = rel
+        return result
+
+    def _key(self) -> str:
+        fields = self.settings.model_dump(include={"max_side", "gate_contrast", "gate_min_glyph_height",
+                                                   "gate_max_glyph_share", "gate_min_glyphs", "full_scan_share",
+                                                   "box_threshold", "min_box_height", "min_box_area"})
+        return "text:" + hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+    def _original(self, item: JudgeItem) -> _Original:
+        """The original at working size, its product masks and its text lines (cached per original)."""
+        key = self._key()
+        cached = item.original_cache.get(key)
+        if cached is not None:
+            return cached
+        s = self.settings
+        o = downscale(item.original.rgb, s.max_side)
+        masks = [cv2.resize(m.astype(np.uint8), o.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+                 for m in self._original_masks(item)]
+        regions = text_candidates(o, s.gate_contrast, s.gate_min_glyph_height, s.gate_max_glyph_share,
+                                  s.gate_min_glyphs, 1.0)
+        lines = read_text(o, regions, s.box_threshold, min(s.min_box_height, 6.0), min(s.min_box_area, 60.0),
+                          s.full_scan_share, 1.0)
+        prepared = _Original(o, masks, lines)
+        item.original_cache[key] = prepared
+        return prepared
+
+    def _original_masks(self, item: JudgeItem) -> list[np.ndarray]:
+        """The product masks of the original: the consistency check's segmentation when it ran, else our own."""
+        cons = _consistency_prepared(item)
+        if cons is not None:
+            return list(cons[1])
+        from hfpc.consistency.analyze import prepare_original
+        from hfpc.consistency.config import ConsistencySettings
+
+        key = f"{self._key()}:segmentation"
+        masks = item.original_cache.get(key)
+        if masks is None:
+            _, masks, _ = prepare_original(item.original.rgb, item.mask,
+                                           ConsistencySettings(max_side=self.settings.max_side))
+            item.original_cache[key] = masks
+        return masks
+
+    def _placement(self, item: JudgeItem, orig: _Original,
+                   shape: tuple[int, int]) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], str]:
+        """Each found product's 3×3 map (our original → our generated) and its mask in the generated image.
+
+        From the consistency report when that check ran; otherwise each product is assumed at the
+        same relative position (and the details say so).
+        """
+        gh, gw = shape
+        oh, ow = orig.rgb.shape[:2]
+        report = item.shared.get("consistency")
+        cons = _consistency_prepared(item)
+        out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if report is not None and cons is not None:
+            ch, cw = cons[0].shape[:2]
+            rh, rw = report.generated.shape[:2]
+            to_cons = np.diag([cw / ow, ch / oh, 1.0])
+            to_ours = np.diag([gw / rw, gh / rh, 1.0])
+            for p in report.products:
+                if not p.found or p.location is None or p.located_mask is None:
+                    continue
+                m = to_ours @ np.vstack([p.location.matrix.astype(np.float64), [0, 0, 1]]) @ to_cons
+                located = cv2.resize(p.located_mask.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST) > 0
+                out[p.index] = (m, located)
+            return out, "consistency"
+        same = np.diag([gw / ow, gh / oh, 1.0])
+        for i, mask in enumerate(orig.masks):
+            out[i] = (same, cv2.resize(mask.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST) > 0)
+        return out, "same relative position (no consistency report)"
+
+    def _artefacts(self, found: list[TextBox], product_g: np.ndarray, orig: _Original,
+                   shape: tuple[int, int]) -> list[TextBox]:
+        """Background lines of the generated image that are text and that the original does not have."""
+        s = self.settings
+        gh, gw = shape
+        oh, ow = orig.rgb.shape[:2]
+        o_product = np.zeros((oh, ow), bool)
+        for m in orig.masks:
+            o_product |= m
+        o_product = _grow(o_product, s.product_margin)
+        o_background = [b for b in orig.lines if _share(b, o_product) < s.product_overlap]
+        out = []
+        for b in found:
+            if _share(b, product_g) >= s.product_overlap:
+                continue
+            chars = sum(c.isalnum() for c in b.text)
+            readable = b.confidence >= s.garbled_confidence and chars >= s.min_chars
+            x0, y0, x1, y1 = b.box
+            garbled = (b.confidence < s.garbled_confidence and b.det_score >= s.garbled_det_score
+                       and x1 - x0 >= s.garbled_min_aspect * b.height)
+            if not (readable or garbled):
+                continue
+            rel = _frac(b.box, gw, gh)
+            if any(edit_distance(b.text, o.text) <= s.edit_distance_threshold
+                   or _iou(rel, _frac(o.box, ow, oh)) >= s.same_place_iou for o in o_background):
+                continue
+            out.append(b)
+        return out
+
+    def _product_text(self, g: np.ndarray, orig: _Original,
+                      placed: dict[int, tuple[np.ndarray, np.ndarray]]) -> tuple[list[dict[str, Any]], int]:
+        """Each legible product line of the original against the same place in the generated image."""
+        s = self.settings
+        compared: list[dict[str, Any]] = []
+        small = 0
+        gh, gw = g.shape[:2]
+        for index, (m, _) in placed.items():
+            if index >= len(orig.masks):
+                continue
+            mask = _grow(orig.masks[index], s.product_margin)
+            for b in orig.lines:
+                if (_share(b, mask) < s.product_overlap or b.confidence < s.min_original_confidence
+                        or sum(c.isalnum() for c in b.text) < s.min_chars):
+                    continue
+                quad = (np.hstack([b.quad, np.ones((4, 1), np.float32)]) @ m[:2].T).astype(np.float32)
+                mapped = TextBox(quad, b.det_score)
+                x0, y0, x1, y1 = mapped.box
+                if mapped.height < s.min_legible_height:
+                    small += 1
+                    continue
+                if x0 < 0 or y0 < 0 or x1 > gw or y1 > gh:
+                    continue  # cut by the frame: not comparable
+                reading, conf = recognize(g, [_pad_quad(quad, 0.2 * mapped.height)])[0]
+                d = edit_distance(b.text, reading)
+                if d > s.edit_distance_threshold:
+                    reading, conf, d = self._search(g, quad, mapped.height, b.text, reading, conf, d)
+                compared.append({"product": index + 1, "original": b.text, "generated": reading,
+                                 "confidence": round(conf, 3), "distance": round(d, 3),
+                                 "height": round(mapped.height, 1), "box": [round(v, 1) for v in mapped.box],
+                                 "changed": d > s.edit_distance_threshold and (
+                                     conf >= s.garbled_confidence or mapped.height >= s.min_garbled_height)})
+        return compared, small
+
+    def _search(self, g: np.ndarray, quad: np.ndarray, height: float, text: str, reading: str, conf: float,
+                d: float) -> tuple[str, float, float]:
+        """Look for the line around where it was mapped (the location may be off by a few pixels)."""
+        s = self.settings
+        gh, gw = g.shape[:2]
+        pad = s.search_pad * height
+        x0, y0 = np.floor(quad.min(0) - pad).astype(int)
+        x1, y1 = np.ceil(quad.max(0) + pad).astype(int)
+        region = (max(0, x0), max(0, y0), min(gw, x1), min(gh, y1))
+        lines = read_text(g, [region], s.box_threshold, 0.5 * height, 1.0, 1.0, 1.0)
+        if not lines:
+            return reading, conf, d
+        tries = [(b.text, b.confidence) for b in lines]
+        tries.append(("".join(b.text for b in sorted(lines, key=lambda b: b.box[0])),
+                      min(b.confidence for b in lines)))
+        for t, c in tries:
+            dt = edit_distance(text, t)
+            if dt < d:
+                reading, conf, d = t, c, dt
+        return reading, conf, d
+
+
+def _consistency_prepared(item: JudgeItem) -> tuple[np.ndarray, list[np.ndarray], str] | None:
+    """The consistency check's prepared original (working image, product masks, mask source), if cached."""
+    for k, v in item.original_cache.items():
+        if k.startswith("consistency:") and not k.endswith(":features") and isinstance(v, tuple) and len(v) == 3:
+            return v
+    return None
+
+
+def _grow(mask: np.ndarray, px: int) -> np.ndarray:
+    if px <= 0 or not mask.any():
+        return mask
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+    return cv2.dilate(mask.astype(np.uint8), k) > 0
+
+
+def _share(b: TextBox, mask: np.ndarray) -> float:
+    """Share of a line's outline that lies on ``mask``."""
+    m = np.zeros(mask.shape, np.uint8)
+    cv2.fillPoly(m, [np.round(b.quad).astype(np.int32)], 1)
+    n = int(m.sum())
+    return float((m.astype(bool) & mask).sum() / n) if n else 0.0
+
+
+def _frac(box: tuple[float, ...] | list[float], w: int, h: int) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = box
+    return (max(0.0, x0 / w), max(0.0, y0 / h), min(1.0, x1 / w), min(1.0, y1 / h))
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _pad_quad(quad: np.ndarray, px: float) -> np.ndarray:
+    """The outline grown by ``px`` on every side (about its centre)."""
+    c = quad.mean(0)
+    d = quad - c
+    n = np.linalg.norm(d, axis=1, keepdims=True)
+    return (quad + d / np.maximum(n, 1e-6) * px * np.sqrt(2)).astype(np.float32)
+
+
+def _artefact_sentence(b: TextBox, s: TextSettings) -> str:
+    if b.confidence < s.garbled_confidence:
+        return (f"garbled lettering in the background (read as \"{b.text}\" with confidence "
+                f"{b.confidence:.2f} < {s.garbled_confidence:.2f})")
+    return f"text \"{b.text}\" in the background that the original does not have"
+
+
+def _explain(artefacts: list[TextBox], compared: list[dict[str, Any]], changed: list[dict[str, Any]],
+             small: int) -> str:
+    parts = []
+    if changed:
+        c = max(changed, key=lambda c: c["distance"])
+        more = f" (and {len(changed) - 1} more line{'s' if len(changed) > 2 else ''})" if len(changed) > 1 else ""
+        parts.append(f"the product's text \"{c['original']}\" reads \"{c['generated']}\"{more}")
+    if artefacts:
+        words = ", ".join(f"\"{b.text}\"" for b in artefacts[:3])
+        parts.append(f"{len(artefacts)} line{'s' if len(artefacts) > 1 else ''} of text in the background "
+                     f"({words})")
+    if parts:
+        return "; ".join(parts)
+    kept = f"the product's text is unchanged ({len(compared)} line{'s' if len(compared) != 1 else ''} compared)" \
+        if compared else "no product text to compare"
+    if small:
+        kept += f", {small} line{'s' if small > 1 else ''} too small to compare at the generated scale"
+    return f"no text in the background; {kept}"
+
+
+def render_boxes(g: np.ndarray, product: np.ndarray, found: list[TextBox], artefacts: list[TextBox],
+                 compared: list[dict[str, Any]], max_side: int = PICTURE_MAX_SIDE) -> np.ndarray:
+    """The generated image dimmed, with the product outlined and every text line boxed.
+
+    Red: background text the original does not have; orange: product text that changed; green:
+    product text that kept its reading; grey: other lines the detector saw.
+    """
+    h0, w0 = g.shape[:2]
+    f = min(1.0, max_side / max(h0, w0))
+    w, h = max(1, round(w0 * f)), max(1, round(h0 * f))
+    out = cv2.convertScaleAbs(cv2.resize(g, (w, h), interpolation=cv2.INTER_AREA) if f < 1 else g, alpha=0.6)
+    if product.any():
+        small = cv2.resize(product.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+        contours, _ = cv2.findContours(small, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, contours, -1, (90, 160, 255), 1, cv2.LINE_AA)
+    flagged = {id(b) for b in artefacts}
+
+    def draw(box: tuple[float, ...] | list[float], colour: tuple[int, int, int], label: str = "") -> None:
+        x0, y0, x1, y1 = (int(round(v * f)) for v in box)
+        cv2.rectangle(out, (x0, y0), (x1, y1), colour, 2 if label else 1, cv2.LINE_AA)
+        if label:
+            cv2.putText(out, label[:18], (x0, max(10, y0 - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1,
+                        cv2.LINE_AA)
+
+    for b in found:
+        if id(b) not in flagged:
+            draw(b.box, (150, 150, 150))
+    for c in compared:
+        draw(c["box"], (255, 150, 0) if c["changed"] else (40, 220, 60), c["generated"] if c["changed"] else "")
+    for b in artefacts:
+        draw(b.box, (230, 30, 30), b.text or "?")
+    return out

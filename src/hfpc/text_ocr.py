@@ -1,0 +1,237 @@
+"""Offline OCR for the ``text`` check: RapidOCR's PP-OCR detector and recogniser on ONNX Runtime.
+
+The models ship inside the ``rapidocr`` wheel (the ``hfpc[ocr]`` extra), so nothing is downloaded.
+One engine is created lazily per process and runs on one ONNX Runtime thread: the batch runner
+already uses one process per core. The detector is the expensive part, so it runs only on the
+regions that a cheap gradient test marks as text-like (see :func:`text_candidates`), and the
+recogniser only on what the detector found.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+OCR_MISSING = "OCR is not installed: pip install 'hfpc[ocr]'"
+"""What the ``text`` check says when ``rapidocr`` (or ``onnxruntime``) cannot be imported."""
+
+_ENGINE: Any = None
+_LOCK = threading.Lock()
+
+
+def ocr_missing() -> str | None:
+    """None when OCR can run here, else a sentence that says what to install (and why it failed)."""
+    try:
+        importlib.import_module("onnxruntime")
+        importlib.import_module("rapidocr")
+    except ImportError as e:
+        return f"{OCR_MISSING} ({e})"
+    return None
+
+
+def get_engine() -> Any:
+    """The process's RapidOCR engine, created on first use (one ONNX Runtime thread, quiet logs).
+
+    Raises ImportError with :data:`OCR_MISSING` when the ``ocr`` extra is not installed.
+    """
+    global _ENGINE
+    if _ENGINE is not None:
+        return _ENGINE
+    with _LOCK:
+        if _ENGINE is None:
+            try:
+                from rapidocr import RapidOCR
+            except ImportError as e:
+                raise ImportError(f"{OCR_MISSING} ({e})") from e
+            params = {
+                "Global.log_level": "error",  # "detection result is empty" is a warning on every blank image
+                "Global.use_cls": False,  # product text is upright or nearly so
+                "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                "Det.limit_type": "max",  # the caller sizes the input; the engine must not enlarge it
+                "Det.limit_side_len": 4096,
+            }
+            _ENGINE = RapidOCR(params=params)
+            logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+    return _ENGINE
+
+
+@dataclass
+class TextBox:
+    """One line of text: its outline (4 corners, pixels of the image it was read in) and reading."""
+
+    quad: np.ndarray
+    det_score: float
+    text: str = ""
+    confidence: float = 0.0
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """Axis-aligned bounds (x0, y0, x1, y1) in pixels."""
+        (x0, y0), (x1, y1) = self.quad.min(0), self.quad.max(0)
+        return float(x0), float(y0), float(x1), float(y1)
+
+    @property
+    def height(self) -> float:
+        """Height of the line (the short side of its outline): about the height of its glyphs."""
+        q = self.quad
+        return float(min(np.linalg.norm(q[0] - q[3]), np.linalg.norm(q[1] - q[2]),
+                         np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[2] - q[3])))
+
+    @property
+    def area(self) -> float:
+        """Area of the outline in pixels²."""
+        return float(cv2.contourArea(self.quad.astype(np.float32)))
+
+    def details(self, scale: float = 1.0) -> dict[str, Any]:
+        """JSON-ready form (coordinates multiplied by ``scale``)."""
+        return {"text": self.text, "confidence": round(self.confidence, 3), "det_score": round(self.det_score, 3),
+                "box": [round(v * scale, 1) for v in self.box]}
+
+
+def downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """The image with its long side at most ``max_side`` px (area interpolation)."""
+    h, w = rgb.shape[:2]
+    f = max_side / max(h, w)
+    if f >= 1:
+        return rgb
+    return cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+
+
+def text_candidates(rgb: np.ndarray, contrast: float, min_height: int, max_height_share: float,
+                    min_chars: int, pad: float, exclude: np.ndarray | None = None) -> list[tuple[int, int, int, int]]:
+    """Regions (x0, y0, x1, y1) worth running the detector on: rows of glyph-sized edge blobs.
+
+    A glyph of any script, legible or not, is a small blob of strong edges: the morphological
+    gradient above ``contrast`` (0-255), in connected pieces ``min_height`` px high or more, no
+    taller than ``max_height_share`` of the image, at most 4 times as wide as tall. Glyphs joined
+    along a row (gaps up to about one glyph height) make a line; lines of at least ``min_chars``
+    glyphs, padded by ``pad`` × their height and merged where they overlap, are the candidates.
+    Pixels where ``exclude`` is true are not considered. A few milliseconds at 512²; plain scenes
+    give few or no candidates, so the detector (the costly part) mostly does not run.
+    """
+    g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    h, w = g.shape
+    grad = cv2.morphologyEx(g, cv2.MORPH_GRADIENT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+    edges = (grad > contrast).astype(np.uint8)
+    if exclude is not None:
+        edges[exclude] = 0
+    _, _, stats, _ = cv2.connectedComponentsWithStats(edges, connectivity=8)
+    x, y, bw, bh, area = stats[1:].T
+    ok = (bh >= min_height) & (bh <= max_height_share * h) & (bw <= 4 * bh) & (area >= 0.1 * bw * bh)
+    if ok.sum() < min_chars:
+        return []
+    glyphs = np.zeros((h, w), np.uint8)
+    for i in np.nonzero(ok)[0]:
+        glyphs[y[i]:y[i] + bh[i], x[i]:x[i] + bw[i]] = 1
+    gap = max(5, int(np.median(bh[ok])))
+    lines = cv2.dilate(glyphs, cv2.getStructuringElement(cv2.MORPH_RECT, (gap, 3)))
+    n, labels, lstats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    count = np.bincount(labels[(y + bh // 2)[ok], (x + bw // 2)[ok]], minlength=n)
+    keep = np.zeros((h, w), np.uint8)
+    for j in range(1, n):
+        lx, ly, lw, lh, _ = lstats[j]
+        if count[j] < min_chars or lw < 1.5 * min(lh, 4 * gap):
+            continue
+        p = int(np.ceil(pad * min(lh, 4 * gap)))
+        keep[max(0, ly - p):min(h, ly + lh + p), max(0, lx - p):min(w, lx + lw + p)] = 1
+    if not keep.any():
+        return []
+    _, _, rstats, _ = cv2.connectedComponentsWithStats(keep, connectivity=8)
+    return [(int(rx), int(ry), int(rx + rw), int(ry + rh)) for rx, ry, rw, rh, _ in rstats[1:]]
+
+
+def detect_text(rgb: np.ndarray, regions: list[tuple[int, int, int, int]] | None, box_threshold: float,
+                full_share: float = 0.5, scale: float = 1.0) -> list[TextBox]:
+    """Text lines found by the PP-OCR detector in ``regions`` of ``rgb`` (None: the whole image).
+
+    The detector sees each region resized by ``scale`` (its cost grows with the pixels it sees).
+    When the regions together cover more than ``full_share`` of the image, the whole image is
+    scanned at once (cheaper than many overlapping crops). Outlines are in ``rgb``'s pixels.
+    """
+    h, w = rgb.shape[:2]
+    if regions is not None and sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in regions) > full_share * h * w:
+        regions = None
+    engine = get_engine()
+    out: list[TextBox] = []
+    for x0, y0, x1, y1 in regions if regions is not None else [(0, 0, w, h)]:
+        crop = np.ascontiguousarray(rgb[y0:y1, x0:x1, ::-1])
+        if scale < 1.0:
+            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                              interpolation=cv2.INTER_AREA)
+        res = engine(crop, use_det=True, use_cls=False, use_rec=False, box_thresh=box_threshold)
+        boxes = getattr(res, "boxes", None)
+        if boxes is None or len(boxes) == 0:
+            continue
+        scores = getattr(res, "scores", None) or [1.0] * len(boxes)
+        for quad, score in zip(boxes, scores):
+            sx, sy = (x1 - x0) / crop.shape[1], (y1 - y0) / crop.shape[0]
+            pts = np.asarray(quad, np.float32) * np.float32([sx, sy]) + np.float32([x0, y0])
+            out.append(TextBox(pts, float(score)))
+    return out
+
+
+def recognize(rgb: np.ndarray, quads: list[np.ndarray]) -> list[tuple[str, float]]:
+    """What each outline (4 corners in ``rgb``'s pixels) reads, with the recogniser's confidence."""
+    if not quads:
+        return []
+    from rapidocr.utils.process_img import get_rotate_crop_image
+
+    engine = get_engine()
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    out = []
+    for q in quads:
+        crop = get_rotate_crop_image(bgr, np.asarray(q, np.float32).copy())
+        if crop.size == 0 or min(crop.shape[:2]) < 2:
+            out.append(("", 0.0))
+            continue
+        res = engine(np.ascontiguousarray(crop), use_det=False, use_cls=False, use_rec=True)
+        txts = getattr(res, "txts", None)
+        scores = getattr(res, "scores", None)
+        if not txts:
+            out.append(("", 0.0))
+        else:
+            out.append((str(txts[0]), float(scores[0]) if scores else 0.0))
+    return out
+
+
+def read_text(rgb: np.ndarray, regions: list[tuple[int, int, int, int]] | None, box_threshold: float,
+              min_height: float, min_area: float, full_share: float = 0.5, scale: float = 1.0) -> list[TextBox]:
+    """Detect, drop lines lower than ``min_height`` px or smaller than ``min_area`` px², recognise."""
+    boxes = [b for b in detect_text(rgb, regions, box_threshold, full_share, scale)
+             if b.height >= min_height and b.area >= min_area]
+    for b, (text, conf) in zip(boxes, recognize(rgb, [b.quad for b in boxes])):
+        b.text, b.confidence = text, conf
+    return boxes
+
+
+def edit_distance(a: str, b: str) -> float:
+    """Normalised edit distance of two readings in [0, 1], case, spaces and punctuation ignored.
+
+    Uses ``rapidfuzz`` when installed, else :mod:`difflib` (a similar ratio, computed slower).
+    """
+    a, b = _norm(a), _norm(b)
+    if not a and not b:
+        return 0.0
+    if not a or not b:
+        return 1.0
+    try:
+        from rapidfuzz.distance import Levenshtein
+
+        return float(Levenshtein.normalized_distance(a, b))
+    except ImportError:
+        import difflib
+
+        return 1.0 - difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def _norm(s: str) -> str:
+    return "".join(c for c in s.upper() if c.isalnum())

@@ -1,0 +1,140 @@
+"""The ``text`` check on drawn images (both directions) and on one real generated ad."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from hfpc.checks import base
+from hfpc.judge import Judge
+from hfpc.profile import Profile
+from hfpc.text_ocr import OCR_MISSING, edit_distance
+from hfpc.types import Sample
+
+pytest.importorskip("rapidocr")
+
+REAL_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-dev"
+S = 512
+PRODUCT = (176, 130, 336, 430)  # x0, y0, x1, y1 of the drawn product
+
+
+@pytest.fixture(autouse=True)
+def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(base.REGISTRY, "text", "hfpc.checks.text:TextCheck")
+
+
+def _product(img: np.ndarray, word: str) -> None:
+    """A blue box with a white label carrying ``word`` in black capitals (about 30 px high)."""
+    x0, y0, x1, y1 = PRODUCT
+    cv2.rectangle(img, (x0, y0), (x1, y1), (40, 90, 160), -1)
+    cv2.rectangle(img, (x0 + 12, y0 + 100), (x1 - 12, y0 + 170), (245, 245, 245), -1)
+    (tw, th), _ = cv2.getTextSize(word, cv2.FONT_HERSHEY_DUPLEX, 1.2, 2)
+    org = ((x0 + x1 - tw) // 2, y0 + 135 + th // 2)
+    cv2.putText(img, word, org, cv2.FONT_HERSHEY_DUPLEX, 1.2, (10, 10, 10), 2, cv2.LINE_AA)
+
+
+def _pair(tmp_path: Path, gen_word: str = "HONEY", background_text: str | None = None,
+          word: str = "HONEY", label: bool = True) -> Sample:
+    orig = np.full((S, S, 3), 235, np.uint8)
+    gen = np.zeros((S, S, 3), np.uint8)
+    gen[:] = np.linspace(170, 215, S, dtype=np.float32)[:, None, None].astype(np.uint8)  # a new backdrop
+    gen[..., 2] = np.clip(gen[..., 2].astype(int) - 30, 0, 255)
+    if label:
+        _product(orig, word)
+        _product(gen, gen_word)
+    else:
+        for img in (orig, gen):
+            cv2.rectangle(img, PRODUCT[:2], PRODUCT[2:], (40, 90, 160), -1)
+    if background_text:
+        cv2.putText(gen, background_text, (30, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (120, 20, 20), 3, cv2.LINE_AA)
+    mask = np.zeros((S, S), np.uint8)
+    cv2.rectangle(mask, PRODUCT[:2], PRODUCT[2:], 255, -1)
+    paths = {}
+    for name, img in (("orig", orig), ("gen", gen)):
+        paths[name] = tmp_path / f"{name}.png"
+        cv2.imwrite(str(paths[name]), img[..., ::-1])
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    return Sample(id="t", original=str(paths["orig"]), generated=str(paths["gen"]), mask=str(tmp_path / "mask.png"))
+
+
+def _judge(sample: Sample, artifacts: Path | None = None, checks: dict | None = None):
+    profile = Profile(name="t", checks=checks or {"consistency": {}, "text": {}})
+    return Judge(profile, artifacts_dir=artifacts).judge(sample)
+
+
+def test_background_text_is_flagged_where_it_is(tmp_path: Path) -> None:
+    v = _judge(_pair(tmp_path, background_text="SALE 50%"), artifacts=tmp_path / "art")
+    r = v.checks["text"]
+    assert not r.passed and r.failure == "text_artifacts"
+    f = r.findings[0]
+    assert f.failure == "text_artifacts" and f.box is not None
+    x0, y0, x1, y1 = f.box  # the text spans about x 30-215, y 50-85 of 512
+    assert x0 < 0.12 and 0.3 < x1 < 0.5 and 0.05 < y0 < 0.12 and 0.14 < y1 < 0.22
+    assert "SALE" in f.sentence
+    picture = tmp_path / "art" / r.artifacts["boxes"].split("art/", 1)[-1]
+    assert picture.suffix == ".jpg" and cv2.imread(str(picture)) is not None
+
+
+def test_same_text_on_the_product_passes(tmp_path: Path) -> None:
+    r = _judge(_pair(tmp_path)).checks["text"]
+    assert r.passed, r.explanation
+    lines = r.details["product_lines"]
+    assert lines and lines[0]["original"] == "HONEY" and not lines[0]["changed"]
+
+
+def test_changed_label_word_is_product_text_changed(tmp_path: Path) -> None:
+    r = _judge(_pair(tmp_path, gen_word="MONKS")).checks["text"]
+    assert not r.passed and r.failure == "product_text_changed"
+    f = r.findings[0]
+    assert f.product == 1 and f.box is not None
+    cx, cy = (f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2
+    assert abs(cx - 0.5) < 0.05 and abs(cy - (PRODUCT[1] + 135) / S) < 0.05
+
+
+def test_rescaled_small_text_is_not_claimed(tmp_path: Path) -> None:
+    """Text too small to read at the generated scale is not compared (no change claimed)."""
+    sample = _pair(tmp_path, gen_word="MONKS")
+    checks = {"consistency": {}, "text": {"min_legible_height": 200.0}}
+    r = _judge(sample, checks=checks).checks["text"]
+    assert r.passed and r.details["too_small_to_compare"] == 1
+
+
+def test_no_text_passes_quickly(tmp_path: Path) -> None:
+    sample = _pair(tmp_path, label=False)
+    judge = Judge(Profile(name="t", checks={"text": {}}))
+    judge.judge(sample)  # engine created, original read
+    t = time.process_time()
+    r = judge.judge(sample).checks["text"]
+    assert r.passed and r.details["candidate_regions"] == 0
+    assert time.process_time() - t < 0.5
+    assert r.details["placement"].startswith("same relative position")
+
+
+def test_missing_ocr_is_said_and_not_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "rapidocr", None)  # import rapidocr now raises ImportError
+    r = _judge(_pair(tmp_path, background_text="SALE 50%"), checks={"text": {}}).checks["text"]
+    assert r.passed and r.explanation == OCR_MISSING and r.details["ocr"] is False
+
+
+def test_edit_distance() -> None:
+    assert edit_distance("VAT 69", "vat69") == 0.0
+    assert edit_distance("69", "GD") == 1.0
+    assert 0.1 < edit_distance("HONEY", "MONEY") < 0.3
+    assert edit_distance("", "ABC") == 1.0
+
+
+@pytest.mark.skipif(not REAL_DEV.is_dir(), reason="real-dev data not present")
+def test_real_tv_caption_is_a_text_artefact() -> None:
+    row = next(json.loads(line) for line in (REAL_DEV / "manifest.jsonl").read_text().splitlines()
+               if json.loads(line)["id"] == "oc_oranges_tv")
+    sample = Sample(id=row["id"], original=str(REAL_DEV / row["original"]), generated=str(REAL_DEV / row["generated"]))
+    r = _judge(sample).checks["text"]
+    assert not r.passed and r.failure == "text_artifacts"
+    boxes = [f.box for f in r.findings if f.failure == "text_artifacts"]
+    assert any(b is not None and b[3] < 0.35 and b[2] - b[0] > 0.3 for b in boxes)  # the caption on the TV
