@@ -71,8 +71,11 @@ class Placement:
 
     ``contact_darkness`` is how much darker (relative L*) the strip right under the base is than
     the background beside the base; ``gap`` is the distance from the base down to the first
-    shadow or surface edge (None: none within ``searched`` heights); ``cut_by_frame`` is True
-    when the base touches the image's bottom edge, so that it cannot be seen to float.
+    shadow or surface edge (None: none within ``searched`` heights); ``below_texture`` the
+    standard deviation of L* in the space between the base and that shadow or edge (all of the
+    searched space when there is none): low when the product hangs in front of empty space;
+    ``cut_by_frame`` is True when the base touches the image's bottom edge, so that it cannot be
+    seen to float.
     """
 
     frame_share: float
@@ -140,7 +143,9 @@ def measure_placement(rgb: np.ndarray, mask: np.ndarray, others: np.ndarray | No
     hit = np.flatnonzero((dark >= shadow_darkness) | (jump >= edge_delta))
     searched = float(np.isfinite(profile).sum() / h)
     gap = None if not len(hit) else float(hit[0] / h)
-    below = vals[:depth][ok[:depth]]
+    # the space between the base and that shadow or surface (or the whole search when none)
+    span = int(hit[0]) if len(hit) else depth
+    below = vals[:span][ok[:span]]
     texture = float(np.nanstd(below)) if below.size and np.isfinite(below).any() else 0.0
     cut = y1 >= H - 1 - frame_margin * H
     gx0, gx1 = int(cols.min()), int(cols.max()) + 1
