@@ -1,0 +1,141 @@
+"""The ``distinct`` check: a product that blends into its background fails, a clear one passes.
+
+Scenes are drawn by hand and handed over with a hand-built consistency report; the synthetic
+generator and a few real good images (``../shared/data/real-dev``, skipped when absent) go end
+to end.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from hfpc.checks.base import JudgeItem
+from hfpc.checks.consistency import ConsistencyCheck
+from hfpc.checks.distinct import DistinctCheck, DistinctSettings
+from hfpc.consistency.analyze import ConsistencyReport, ProductReport
+from hfpc.consistency.config import ConsistencySettings
+from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE
+from hfpc.data.images import LoadedImage, load_image, read_mask
+from hfpc.data.synth import make_sample
+from hfpc.scene import measure_distinct
+from hfpc.types import Sample
+
+S = 384
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real-dev"
+
+
+def scene(product: tuple[int, int, int], background: tuple[int, int, int] = (120, 140, 170),
+          seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A bottle-like product (body and cap) with a darker label stripe, on a slightly noisy backdrop."""
+    rng = np.random.default_rng(seed)
+    img = np.full((S, S, 3), background, np.float32) + rng.normal(0, 2.0, (S, S, 3))
+    mask = np.zeros((S, S), np.uint8)
+    cv2.rectangle(mask, (150, 120), (234, 320), 1, -1)
+    cv2.rectangle(mask, (176, 90), (208, 120), 1, -1)
+    body = mask > 0
+    img[body] = product
+    img[200:240, 150:235] = np.array(product, np.float32) * 0.8  # a label stripe
+    return np.clip(img, 0, 255).astype(np.uint8), body
+
+
+def item_for(rgb: np.ndarray, masks: list[np.ndarray | None], artifacts: Path | None = None) -> JudgeItem:
+    """A JudgeItem whose consistency report says each product is at ``masks[i]`` (None: not found)."""
+    products = [ProductReport(i, 0.1, m is not None, [], located_mask=m) for i, m in enumerate(masks)]
+    img = LoadedImage(rgb, None, "g.png")
+    item = JudgeItem(Sample("x1", "o.png", "g.png"), img, img, None, artifacts_dir=artifacts,
+                     artifacts_base=artifacts)
+    item.shared["consistency"] = ConsistencyReport(products, "mask", rgb)
+    return item
+
+
+def test_product_in_its_backgrounds_colour_is_indistinct() -> None:
+    rgb, mask = scene(product=(125, 143, 172))
+    r = DistinctCheck(DistinctSettings()).run(item_for(rgb, [mask]))
+    assert not r.passed and r.failure == "indistinct"
+    f = r.findings[0]
+    assert f.failure == "indistinct" and f.product == 1
+    assert "blends into its background" in f.sentence and "ΔE2000" in f.sentence
+    x0, y0, x1, y1 = f.box  # the weak stretch of the outline lies on the product's outline
+    assert 0.35 < x0 < x1 < 0.65 and 0.2 < y0 < y1 < 0.86
+
+
+def test_contrasting_product_stands_out() -> None:
+    rgb, mask = scene(product=(230, 200, 40))
+    r = DistinctCheck(DistinctSettings()).run(item_for(rgb, [mask]))
+    assert r.passed, r.explanation
+    d = r.details["products"][0]
+    assert d["colour_delta_e"] > 30 and d["boundary_delta_e"] > 30
+    assert d["salience_ratio"] > 1  # a clear product draws more than its share of the salience
+
+
+def test_measures_order_close_and_far_colours() -> None:
+    """ΔE across the outline and the salience ratio grow with the colour difference; texture is reported."""
+    near = measure_distinct(*scene(product=(130, 145, 175)))
+    far = measure_distinct(*scene(product=(20, 20, 20)))
+    assert near.colour_contrast < 5 < 40 < far.colour_contrast
+    assert near.contrast < far.contrast
+    assert near.weak_share > 0.5 > far.weak_share
+    assert 0 <= near.texture_similarity <= 1 and 0 <= far.texture_similarity <= 1
+    assert near.salience_ratio < far.salience_ratio
+
+
+def test_optional_salience_gate() -> None:
+    rgb, mask = scene(product=(125, 143, 172))
+    r = DistinctCheck(DistinctSettings(salient_ratio=1e-6)).run(item_for(rgb, [mask]))
+    assert r.passed  # any salience counts: the gate lets it pass
+
+
+def test_product_not_found_is_not_judged() -> None:
+    rgb, _ = scene(product=(125, 143, 172))
+    r = DistinctCheck(DistinctSettings()).run(item_for(rgb, [None]))
+    assert r.passed and r.explanation.startswith("not judged")
+
+
+def test_picture_is_a_small_jpeg_with_the_box(tmp_path: Path) -> None:
+    rgb, mask = scene(product=(125, 143, 172))
+    r = DistinctCheck(DistinctSettings()).run(item_for(rgb, [mask], artifacts=tmp_path))
+    pic = cv2.imread(str(tmp_path / r.artifacts["picture"]))
+    assert r.artifacts["picture"].endswith(".jpg")
+    assert pic is not None and max(pic.shape[:2]) <= HEATMAP_MAX_SIDE
+    red = (pic[..., 2] > 180) & (pic[..., 1] < 90)
+    assert red.sum() > 50
+
+
+def _synthetic(kind: str, seed: int) -> JudgeItem:
+    s = make_sample(np.random.default_rng([91, seed]), 384, kind)
+    cut = s.cutout[..., 3] > 127
+    orig, gen = LoadedImage(s.original, None, "o"), LoadedImage(s.generated, None, "g")
+    item = JudgeItem(Sample(f"{kind}{seed}", "o", "g"), orig, gen, cut)
+    ConsistencyCheck(ConsistencySettings(max_side=384)).run(item)
+    return item
+
+
+def test_synthetic_good_images_pass_and_some_indistinct_are_caught() -> None:
+    """The default thresholds are conservative: no clear product fails; blending ones often do."""
+    c = DistinctCheck(DistinctSettings())
+    good = [c.run(_synthetic(k, seed)) for k in ("good", "moved") for seed in range(3)]
+    assert all(r.passed for r in good), [r.explanation for r in good]
+    blended = [c.run(_synthetic("indistinct", seed)) for seed in range(6)]
+    assert sum(not r.passed for r in blended) >= 2, [r.details for r in blended]
+
+
+GOOD_ROWS = ("osi_box_insertanything", "mos_gwagon_finetuned", "icl_angel_neon")
+
+
+@pytest.mark.skipif(not (REAL / "manifest.jsonl").exists(), reason=f"{REAL} is not here")
+@pytest.mark.parametrize("row", GOOD_ROWS)
+def test_real_good_images_pass(row: str) -> None:
+    """Good real images whose product is close in colour to its scene still pass."""
+    meta = next(json.loads(line) for line in (REAL / "manifest.jsonl").open() if json.loads(line)["id"] == row)
+    orig = load_image(REAL / meta["original"])
+    gen = load_image(REAL / meta["generated"])
+    mask = read_mask(REAL / meta["mask"])[0] if meta.get("mask") else orig.alpha
+    item = JudgeItem(Sample(row, "o", "g"), orig, gen, mask)
+    ConsistencyCheck(ConsistencySettings()).run(item)
+    r = DistinctCheck(DistinctSettings()).run(item)
+    assert r.passed, (row, r.explanation, r.details)
