@@ -1,12 +1,24 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hfpc.data.images import load_image
-from hfpc.data.synth import KINDS, generate_demo_set, kind_schedule, make_sample
+from hfpc.data.synth import (
+    FURNITURE,
+    KIND_GENERATIONS,
+    KINDS,
+    WORDS,
+    _text_artifacts,
+    generate_demo_set,
+    kind_schedule,
+    make_sample,
+    misspell,
+)
 from hfpc.types import Sample
 
 
@@ -44,9 +56,64 @@ def test_deterministic_for_a_seed(tmp_path: Path) -> None:
 
 
 def test_kind_schedule_proportions() -> None:
-    sched = kind_schedule(180, seed=0)
+    sched = kind_schedule(200, seed=0)
     assert sched.count("good") == 50 and sched.count("moved") == 20
+    assert sched.count("size_mismatch") == 10 and sched.count("text_changed") == 10
     assert sorted(sched) != sched  # shuffled
+    with pytest.raises(ValueError, match="unknown kinds"):
+        kind_schedule(4, 0, {"good": 1, "levitating": 1})
+
+
+def test_added_kinds_keep_the_earlier_kinds_samples(tmp_path: Path) -> None:
+    """A kind that joined later takes samples after the earlier kinds': theirs stay byte for byte."""
+    first = dict.fromkeys(KIND_GENERATIONS[0], 1)
+    assert kind_schedule(2 * len(KINDS), 3, dict.fromkeys(KINDS, 1))[:2 * len(first)] == \
+        kind_schedule(2 * len(first), 3, first)
+    a = generate_demo_set(tmp_path / "a", n=len(first), seed=5, size=96, kinds=first)
+    b = generate_demo_set(tmp_path / "b", n=len(KINDS), seed=5, size=96, kinds=dict.fromkeys(KINDS, 1))
+    ra = [json.loads(x) for x in a.read_text().splitlines()]
+    rb = [json.loads(x) for x in b.read_text().splitlines()]
+    assert [r["kind"] for r in rb[:len(ra)]] == [r["kind"] for r in ra]
+    assert {r["kind"] for r in rb[len(ra):]} == set(KIND_GENERATIONS[1])
+    for x, y in zip(ra, rb):
+        assert (a.parent / x["generated"]).read_bytes() == (b.parent / y["generated"]).read_bytes(), x["kind"]
+
+
+def test_floating_product_clears_the_surface_without_shadow() -> None:
+    for i in range(4):
+        f = make_sample(np.random.default_rng([8, i]), 256, "floating")
+        g = make_sample(np.random.default_rng([8, i]), 256, "good")
+        assert np.array_equal(f.original, g.original)
+        assert f.extra["gap"] >= 0.04 * 256  # wall visible between the product and the surface's back edge
+
+
+def test_size_mismatch_furniture_smaller_than_the_product() -> None:
+    seen = set()
+    for i in range(6):
+        s = make_sample(np.random.default_rng([9, i]), 256, "size_mismatch")
+        g = make_sample(np.random.default_rng([9, i]), 256, "good")
+        assert np.array_equal(s.original, g.original) and not np.array_equal(s.generated, g.generated)
+        assert s.extra["furniture"] in FURNITURE and 0.1 < s.extra["furniture_height_ratio"] < 1.0
+        seen.add(s.extra["furniture"])
+    assert len(seen) > 1
+
+
+def test_text_changed_prints_another_word_on_the_same_product() -> None:
+    rng = np.random.default_rng(0)
+    for w in WORDS:
+        assert misspell(w, rng) != w
+    s = make_sample(np.random.default_rng([10, 0]), 256, "text_changed")
+    assert s.extra["printed"] != s.extra["word"] and s.extra["word"] in s.caption
+    assert KINDS["text_changed"] == (0, "product_text_changed")
+
+
+def test_text_artifact_watermark_covers_background_not_product() -> None:
+    canvas = np.full((128, 128, 3), 0.5, np.float32)
+    prod = np.zeros((128, 128), np.float32)
+    prod[40:90, 40:90] = 1
+    _text_artifacts(canvas, prod, np.random.default_rng(1))
+    changed = np.abs(canvas - 0.5).max(axis=2) > 0.02
+    assert changed[prod == 0].mean() > 0.01 and not changed[prod > 0].any()
 
 
 def test_missing_kind_removes_product() -> None:

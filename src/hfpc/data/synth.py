@@ -41,11 +41,21 @@ KINDS: dict[str, tuple[int, str | None]] = {
     "floating": (0, "floating"),
     "indistinct": (0, "indistinct"),
     "text_artifact": (0, "text_artifacts"),
+    "size_mismatch": (0, "size_mismatch"),
+    "text_changed": (0, "product_text_changed"),
 }
 KIND_WEIGHTS = {"good": 5, "moved": 2, "altered_recolour": 1, "altered_texture": 1,
                 "altered_erased": 1, "altered_text": 1, "altered_warp": 1, "missing": 1,
                 "replaced": 1, "shape_extended": 1, "floating": 1, "indistinct": 1,
-                "text_artifact": 1}
+                "text_artifact": 1, "size_mismatch": 1, "text_changed": 1}
+KIND_GENERATIONS: tuple[tuple[str, ...], ...] = (
+    ("good", "moved", "altered_recolour", "altered_texture", "altered_erased", "altered_text", "altered_warp",
+     "missing", "replaced", "shape_extended", "floating", "indistinct", "text_artifact"),
+    ("size_mismatch", "text_changed"),
+)
+"""Kinds in the order they joined the generator. :func:`kind_schedule` gives each generation its
+share of the samples after those of the generations before it, so that a kind added later
+leaves the index (and so the rendering) of every earlier kind's samples as it was."""
 PRODUCT_DEFECTS = tuple(k for k, (_, f) in KINDS.items()
                         if f in ("product_altered", "product_missing", "product_replaced"))
 
@@ -362,7 +372,15 @@ def _extend(tile: Tile, spec: ProductSpec, rng: np.random.Generator) -> Tile:
     return Tile(rgb, a, tile.label_box, tile.body_box)
 
 
+WATERMARKS = ("SAMPLE", "PREVIEW", "WATERMARK", "PHOTOSTOCK", "DRAFT COPY", "NOT FOR SALE")
+
+
 def _text_artifacts(canvas: np.ndarray, prod_alpha: np.ndarray, rng: np.random.Generator) -> None:
+    """Garbled words scattered over the background, then a half-transparent watermark across it.
+
+    The product is kept out of both, so the defect is the scene's alone (as in RF1M, where
+    text in the background is a reason of its own and the product stays intact).
+    """
     S = canvas.shape[0]
     letters = "ABCDEFGHKLMNPRSTWXZ0123456789"
     keep_out = 1 - np.clip(prod_alpha * 3, 0, 1)
@@ -373,6 +391,167 @@ def _text_artifacts(canvas: np.ndarray, prod_alpha: np.ndarray, rng: np.random.G
         color = tuple(float(c) for c in rng.uniform(0, 1, 3))
         _blend_text(canvas, word, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color,
                     max(1, int(2 * scale)), mask=keep_out)
+    _watermark(canvas, keep_out, rng)
+
+
+def _watermark(canvas: np.ndarray, keep_out: np.ndarray, rng: np.random.Generator) -> None:
+    """A stock-photo style watermark: large light or dark text, tilted or along an edge, 25–45 % opaque."""
+    H, W = canvas.shape[:2]
+    word = str(rng.choice(WATERMARKS))
+    font = cv2.FONT_HERSHEY_DUPLEX
+    (tw, th), _ = cv2.getTextSize(word, font, 1.0, 2)
+    diagonal = rng.uniform() < 0.6
+    scale = (rng.uniform(0.6, 0.85) if diagonal else rng.uniform(0.3, 0.45)) * W / tw
+    thick = max(1, int(round(scale * 2)))
+    (tw, th), _ = cv2.getTextSize(word, font, scale, thick)
+    m = np.zeros((H, W), np.uint8)
+    if diagonal:
+        cv2.putText(m, word, (int((W - tw) / 2), int((H + th) / 2)), font, scale, 255, thick, cv2.LINE_AA)
+        rot = cv2.getRotationMatrix2D((W / 2, H / 2), float(rng.choice([-1, 1]) * rng.uniform(20, 40)), 1.0)
+        m = cv2.warpAffine(m, rot, (W, H), flags=cv2.INTER_LINEAR)
+    else:
+        x = int(rng.uniform(0.02, 0.98) * (W - tw))
+        y = int(rng.choice([rng.uniform(0.04, 0.12), rng.uniform(0.9, 0.97)]) * H + th / 2)
+        cv2.putText(m, word, (x, y), font, scale, 255, thick, cv2.LINE_AA)
+    a = m.astype(np.float32) / 255.0 * rng.uniform(0.25, 0.45) * keep_out
+    ink = np.full(3, 1.0 if rng.uniform() < 0.7 else 0.1, np.float32)
+    canvas[:] = canvas * (1 - a[..., None]) + ink * a[..., None]
+
+
+_LOOKALIKE = {"A": "4R", "B": "8R", "C": "GO", "D": "OP", "E": "FB", "F": "EP", "G": "C6", "H": "NK", "I": "L1",
+              "K": "XH", "L": "IT", "M": "NW", "N": "MH", "O": "QD", "P": "RF", "Q": "OG", "R": "PB", "S": "58",
+              "T": "IY", "U": "VO", "V": "UY", "W": "VM", "X": "KY", "Y": "VT", "Z": "27"}
+
+
+def misspell(word: str, rng: np.random.Generator) -> str:
+    """``word`` with one or two letters changed the way generators garble print (look-alike
+    glyphs, a doubled or dropped letter); never the word itself."""
+    out = list(word)
+    for _ in range(int(rng.integers(1, 3))):
+        i = int(rng.integers(len(out)))
+        how = rng.uniform()
+        if how < 0.7 or len(out) < 4:
+            choices = _LOOKALIKE.get(out[i], "XQZ")
+            out[i] = str(rng.choice(list(choices)))
+        elif how < 0.85:
+            out.insert(i, out[i])
+        else:
+            del out[i]
+    new = "".join(out)
+    return new if new != word else word[::-1] if word[::-1] != word else word + "X"
+
+
+# ----------------------------------------------------------------------------- scene furniture
+
+FURNITURE = ("sofa", "armchair", "table", "cabinet", "lamp")
+FURNITURE_ASPECT = {"sofa": (2.0, 2.4), "armchair": (0.95, 1.1), "table": (1.4, 1.8), "cabinet": (0.5, 0.75),
+                    "lamp": (0.3, 0.4)}
+
+
+def _furniture_tile(kind: str, h: int, aspect: float, rng: np.random.Generator) -> Tile:
+    """A simple piece of furniture ``h`` pixels high, front view, in muted fabric or wood colours."""
+    H, W = h * SS, max(8, int(h * aspect)) * SS
+    hue = rng.uniform(0.02, 0.14) if kind in ("table", "cabinet") else rng.uniform()
+    col = np.asarray(colorsys.hsv_to_rgb(hue, rng.uniform(0.15, 0.5), rng.uniform(0.35, 0.75)), np.float32)
+    dark = col * 0.6
+    rgb = np.zeros((H, W, 3), np.float32)
+    alpha = np.zeros((H, W), np.float32)
+
+    def box(x0: float, y0: float, x1: float, y1: float, c: np.ndarray) -> None:
+        p0, p1 = (int(x0 * W), int(y0 * H)), (int(x1 * W) - 1, int(y1 * H) - 1)
+        cv2.rectangle(rgb, p0, p1, tuple(float(v) for v in c), -1)
+        cv2.rectangle(alpha, p0, p1, 1.0, -1)
+
+    if kind in ("sofa", "armchair"):
+        arm = 0.12 if kind == "sofa" else 0.18
+        for x in (0.06, 0.9):
+            box(x, 0.82, x + 0.04, 1.0, dark)  # legs
+        box(0.04, 0.0, 0.96, 0.6, col * 0.85)  # back
+        box(0.0, 0.48, 1.0, 0.84, col)  # seat
+        box(0.0, 0.28, arm, 0.84, col * 0.93)
+        box(1 - arm, 0.28, 1.0, 0.84, col * 0.93)
+        if kind == "sofa":
+            cv2.line(rgb, (W // 2, int(0.1 * H)), (W // 2, int(0.6 * H)), tuple(float(v) for v in col * 0.7), SS * 2)
+    elif kind == "table":
+        box(0.0, 0.0, 1.0, 0.1, col * 1.1)
+        box(0.06, 0.1, 0.12, 1.0, col * 0.8)
+        box(0.88, 0.1, 0.94, 1.0, col * 0.8)
+    elif kind == "cabinet":
+        box(0.0, 0.0, 1.0, 0.95, col)
+        box(0.04, 0.95, 0.96, 1.0, dark)
+        cv2.line(rgb, (W // 2, int(0.04 * H)), (W // 2, int(0.9 * H)), tuple(float(v) for v in dark), SS * 2)
+        for x in (0.42, 0.54):
+            box(x, 0.45, x + 0.04, 0.55, np.full(3, 0.85, np.float32))
+    else:  # floor lamp
+        shade = np.asarray(colorsys.hsv_to_rgb(rng.uniform(0.08, 0.15), 0.25, 0.92), np.float32)
+        pts = np.array([[0.1 * W, 0.3 * H], [0.9 * W, 0.3 * H], [0.7 * W, 0.0], [0.3 * W, 0.0]], np.int32)
+        cv2.fillPoly(rgb, [pts], tuple(float(v) for v in shade))
+        cv2.fillPoly(alpha, [pts], 1.0)
+        box(0.46, 0.3, 0.54, 0.97, dark)
+        box(0.2, 0.95, 0.8, 1.0, dark)
+    rgb = cv2.resize(rgb, (W // SS, H // SS), interpolation=cv2.INTER_AREA)
+    alpha = cv2.resize(alpha, (W // SS, H // SS), interpolation=cv2.INTER_AREA)
+    return Tile(rgb, alpha)
+
+
+def _add_furniture(bg: np.ndarray, rng: np.random.Generator, places: list[Placement], tiles: list[Tile]) -> dict:
+    """Stand one piece of furniture on the products' floor line, beside them and *smaller* than them.
+
+    Real furniture is 3–15 times the height of these products; here it is 0.45–0.8 times the
+    tallest product's height, an implausible size relation (RF1M size mismatch: "a massage chair
+    appears smaller than a cabinet"). Returns what was drawn, for the sample's ``meta``.
+    """
+    S = bg.shape[1]
+    kind = str(rng.choice(FURNITURE))
+    aspect = float(rng.uniform(*FURNITURE_ASPECT[kind]))
+    prod_h = max(t.alpha.shape[0] * p.scale for t, p in zip(tiles, places))
+    left = min(p.cx - t.alpha.shape[1] * p.scale / 2 for t, p in zip(tiles, places))
+    right = max(p.cx + t.alpha.shape[1] * p.scale / 2 for t, p in zip(tiles, places))
+    base = max(p.base_y for p in places)
+    h = prod_h * rng.uniform(0.45, 0.8)
+    gap = S * rng.uniform(0.02, 0.05)
+    room = max(left, S - right) - gap
+    h = max(S * 0.06, min(h, room / (aspect * 0.75)))  # at least three quarters of it in the frame
+    w = h * aspect
+    on_left = left > S - right
+    cx = left - gap - w / 2 if on_left else right + gap + w / 2
+    tile = _furniture_tile(kind, int(h), aspect, rng)
+    _contact_shadow(bg, cx, base, tile.alpha.shape[1], rng.uniform(0.3, 0.5))
+    _paste(bg, tile.rgb, tile.alpha, Placement(cx, base))
+    return {"furniture": kind, "furniture_height_ratio": round(float(h / prod_h), 3)}
+
+
+def _add_surface(bg: np.ndarray, rng: np.random.Generator, places: list[Placement], tiles: list[Tile]) -> float:
+    """A table top, counter or shelf whose top face is where the products would stand.
+
+    Its back edge is a little above the products' base line and its front edge a little below;
+    returns the back edge's height, which a floating product is lifted clear of.
+    """
+    S_h, S_w = bg.shape[:2]
+    base = max(p.base_y for p in places)
+    left = min(p.cx - t.alpha.shape[1] * p.scale / 2 for t, p in zip(tiles, places))
+    right = max(p.cx + t.alpha.shape[1] * p.scale / 2 for t, p in zip(tiles, places))
+    kind = rng.choice(["table", "counter", "shelf"])
+    if rng.uniform() < 0.4:
+        x0, x1 = -2.0, S_w + 2.0
+    else:
+        margin = (right - left) * rng.uniform(0.3, 0.8)
+        x0, x1 = max(-2.0, left - margin), min(S_w + 2.0, right + margin)
+    back, front = base - S_h * rng.uniform(0.04, 0.07), base + S_h * rng.uniform(0.015, 0.03)
+    inset = (x1 - x0) * 0.04
+    col = np.asarray(colorsys.hsv_to_rgb(rng.uniform(0.05, 0.13), rng.uniform(0.1, 0.5),
+                                         rng.uniform(0.45, 0.9)), np.float32)
+    top = np.array([[x0 + inset, back], [x1 - inset, back], [x1, front], [x0, front]], np.int32)
+    cv2.fillPoly(bg, [top], tuple(float(v) for v in col * 1.08), cv2.LINE_AA)
+    edge = {"table": S_h * 0.03, "shelf": S_h * 0.02, "counter": S_h}[kind]
+    cv2.rectangle(bg, (int(x0), int(front)), (int(x1), int(min(S_h, front + edge))),
+                  tuple(float(v) for v in col * 0.72), -1)
+    if kind == "table":
+        for lx in (x0 + (x1 - x0) * 0.06, x1 - (x1 - x0) * 0.1):
+            cv2.rectangle(bg, (int(lx), int(front + edge)), (int(lx + (x1 - x0) * 0.04), S_h),
+                          tuple(float(v) for v in col * 0.6), -1)
+    np.clip(bg, 0, 1, out=bg)
+    return float(back)
 
 
 # ----------------------------------------------------------------------------- one sample
@@ -387,6 +566,8 @@ class SynthSample:
     kind: str
     caption: str
     n_products: int
+    extra: dict = field(default_factory=dict)
+    """What the defect drew, where a kind says more (furniture and its size ratio, a changed word)."""
 
 
 def _layout(rng: np.random.Generator, specs: list[ProductSpec], size: int) -> list[Placement]:
@@ -449,6 +630,7 @@ def make_sample(rng: np.random.Generator, size: int, kind: str,
     near = specs[target].color if kind == "indistinct" else None
     bg, _ = random_background(rng, size, near=near)
     gen_tiles, gen_places = list(tiles), [replace(p) for p in places]
+    extra: dict = {}
     relight = rng.uniform(0.92, 1.08) * (1 + rng.normal(0, 0.025, 3))
     shadow = kind != "floating"
     if kind == "moved":
@@ -470,9 +652,32 @@ def make_sample(rng: np.random.Generator, size: int, kind: str,
         for p in gen_places:
             p.cx += shift
     elif kind == "floating":
-        lift = tiles[target].alpha.shape[0] * rng.uniform(0.15, 0.3)
+        back = _add_surface(bg, rng, gen_places, tiles)
+        base = max(p.base_y for p in gen_places)
+        # above the surface's back edge with wall showing under it, not standing further back on it
+        lift = max(tiles[target].alpha.shape[0] * rng.uniform(0.15, 0.3), base - back + size * rng.uniform(0.04, 0.08))
         for p in gen_places:
             p.base_y -= lift
+        extra = {"gap": round(float(back - (base - lift)), 1)}
+    elif kind == "size_mismatch":
+        s = float(rng.uniform(1.0, 1.2))
+        mid = np.mean([p.cx for p in places])
+        for p in gen_places:
+            p.cx = mid + (p.cx - mid) * s
+            p.scale = s
+        top = min(p.base_y - t.alpha.shape[0] * s for p, t in zip(gen_places, tiles))
+        left = min(p.cx - t.alpha.shape[1] * s / 2 for p, t in zip(gen_places, tiles))
+        right = max(p.cx + t.alpha.shape[1] * s / 2 for p, t in zip(gen_places, tiles))
+        room = min(size * 0.3, size - (right - left) - 4)  # free width the furniture needs on one side
+        shift = max(0.0, room - left) if left >= size - right else -max(0.0, room - (size - right))
+        for p in gen_places:
+            p.base_y -= min(0.0, top - 2)
+            p.cx += shift
+        extra = _add_furniture(bg, rng, gen_places, tiles)
+    elif kind == "text_changed":
+        printed = misspell(specs[target].word, rng)
+        gen_tiles[target] = render_product(replace(specs[target], word=printed))
+        extra = {"word": specs[target].word, "printed": printed}
     elif kind == "altered_recolour":
         gen_tiles[target] = render_product(_recolour(specs[target], rng))
     elif kind == "altered_texture":
@@ -518,7 +723,7 @@ def make_sample(rng: np.random.Generator, size: int, kind: str,
         canvas = cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
     generated = _u8(canvas)
     caption = " and ".join(f"{s.archetype} '{s.word}'" for s in specs)
-    return SynthSample(original, cutout, generated, kind, caption, n_products)
+    return SynthSample(original, cutout, generated, kind, caption, n_products, extra)
 
 
 def _u8(x: np.ndarray) -> np.ndarray:
@@ -531,12 +736,37 @@ def _encode(rgb: np.ndarray, fmt: str, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def kind_schedule(n: int, seed: int, kinds: dict[str, int] | None = None) -> list[str]:
-    """Kinds for ``n`` samples in proportion to ``kinds`` weights, shuffled by ``seed``."""
-    weights = kinds or KIND_WEIGHTS
+def _cycle_schedule(n: int, seed: int | list[int], weights: dict[str, int]) -> list[str]:
     cycle = [k for k, w in weights.items() for _ in range(w)]
     out = [cycle[i % len(cycle)] for i in range(n)]
     np.random.default_rng(seed).shuffle(out)
+    return out
+
+
+def kind_schedule(n: int, seed: int, kinds: dict[str, int] | None = None) -> list[str]:
+    """Kinds for ``n`` samples in proportion to ``kinds`` weights, shuffled by ``seed``.
+
+    The kinds of each of :data:`KIND_GENERATIONS` (then any others) get their share of ``n``
+    by weight, one block after the other, each block a shuffled cycle of its weights: with
+    only the first generation's kinds this is the schedule the generator always made.
+    """
+    weights = {k: w for k, w in (kinds or KIND_WEIGHTS).items() if w > 0}
+    if not weights:
+        raise ValueError("kind_schedule needs at least one kind with a positive weight")
+    unknown = sorted(set(weights) - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown kinds {unknown}; known: {', '.join(KINDS)}")
+    groups = [[k for k in gen if k in weights] for gen in KIND_GENERATIONS]
+    groups.append([k for k in weights if not any(k in gen for gen in KIND_GENERATIONS)])
+    groups = [g for g in groups if g]
+    totals = np.array([sum(weights[k] for k in g) for g in groups], float)
+    exact = n * totals / totals.sum()
+    counts = np.floor(exact).astype(int)
+    for j in np.argsort(-(exact - counts), kind="stable")[: n - counts.sum()]:
+        counts[j] += 1  # largest remainders, earlier generations first on ties
+    out: list[str] = []
+    for j, (g, c) in enumerate(zip(groups, counts)):
+        out += _cycle_schedule(int(c), seed if j == 0 else [seed, j], {k: weights[k] for k in g})
     return out
 
 
@@ -579,7 +809,7 @@ def generate_demo_set(out: str | Path, n: int = 60, seed: int = 0, size: int = 5
             id=f"s{i:04d}", original=str(out / "originals" / f"{name}.jpg"),
             generated=str(out / "generated" / gname), mask=str(out / "originals" / f"{name}.png"),
             caption=s.caption, label=label, failure=failure,
-            meta={"kind": kind, "n_products": s.n_products},
+            meta={"kind": kind, "n_products": s.n_products, **s.extra},
         ))
         if progress:
             progress(i + 1)
