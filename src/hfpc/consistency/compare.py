@@ -219,12 +219,20 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
     mad = float(np.abs(ob - gb)[m].mean())
     de = np.zeros(m.shape, np.float32)
     lab_o = rgb2lab(ob[m][None] / 255.0)[0]
-    best = None
-    for dy in range(-tolerance, tolerance + 1):
-        for dx in range(-tolerance, tolerance + 1):
-            shifted = gb if dx == dy == 0 else np.roll(gb, (dy, dx), axis=(0, 1))
-            d = deltaE_ciede2000(lab_o, rgb2lab(shifted[m][None] / 255.0)[0])
-            best = d if best is None else np.minimum(best, d)
+    best = deltaE_ciede2000(lab_o, rgb2lab(gb[m][None] / 255.0)[0])
+    # other shifts matter only where the pixel differs: practically identical ones stay as they are
+    redo = best >= settings.exact_delta_e
+    if tolerance and redo.any():
+        ys, xs = np.nonzero(m)
+        ys, xs = ys[redo], xs[redo]
+        h, w = m.shape
+        for dy in range(-tolerance, tolerance + 1):
+            for dx in range(-tolerance, tolerance + 1):
+                if dx == dy == 0:
+                    continue
+                shifted = gb[(ys - dy) % h, (xs - dx) % w]
+                d = deltaE_ciede2000(lab_o[redo], rgb2lab(shifted[None] / 255.0)[0])
+                best[redo] = np.minimum(best[redo], d)
     de[m] = best
     changed = (de > settings.delta_e).astype(np.uint8)
     changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))

@@ -53,8 +53,12 @@ class ConsistencySettings(CheckSettings):
         "SIFT keypoints per image for the keypoint search"))
     keypoint_side: int = Field(512, ge=64, le=2048, description="long side at which keypoints are detected")
     keypoint_zoom_below: float = Field(0.45, gt=0, description=(
-        "keypoints are also sought in the generated image at twice its size when the searches "
-        "place the product smaller than this (detail of a shrunk product)"))
+        "when keypoints find nothing in the whole generated image, the places where the searches "
+        "put the product smaller than this are looked at again, enlarged (detail of a shrunk product)"))
+    keypoint_zoom: float = Field(2.0, ge=1, le=4, description=(
+        "enlargement of those places (their long side is also kept within keypoint_side)"))
+    keypoint_zoom_regions: int = Field(2, ge=0, le=8, description=(
+        "how many of those places are looked at again (best search scores first)"))
     keypoint_ratio: float = Field(0.8, gt=0, le=1, description="Lowe's ratio test for keypoint matches")
     keypoint_min_inliers: int = Field(8, ge=3, description=(
         "fewest RANSAC inliers for a keypoint location to be proposed"))

@@ -20,10 +20,16 @@ def mirror_matrix(width: int) -> np.ndarray:
     return np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
 
 
-def _features(gray: np.ndarray, mask: np.ndarray | None, n: int, side: int) -> tuple[list, np.ndarray | None]:
-    """SIFT keypoints (in the given image's pixel coordinates) and descriptors, found at ≤ ``side``."""
-    f = side / max(gray.shape[:2])
-    f = 1.0 if 1 <= f < 1.5 else f
+def _factor(shape: tuple[int, ...], side: int) -> float:
+    """Resize factor that brings an image's long side to ``side`` (1 when it is close already)."""
+    f = side / max(shape[:2])
+    return 1.0 if 1 <= f < 1.5 else f
+
+
+def _features(gray: np.ndarray, mask: np.ndarray | None, n: int, f: float,
+              offset: tuple[int, int] = (0, 0)) -> tuple[list, np.ndarray | None]:
+    """SIFT keypoints and descriptors of ``gray`` seen at ``f`` × its size; the keypoints are in
+    ``gray``'s pixel coordinates plus ``offset`` (where a crop lies in its image)."""
     if f != 1:
         size = (max(1, round(gray.shape[1] * f)), max(1, round(gray.shape[0] * f)))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
@@ -35,37 +41,55 @@ def _features(gray: np.ndarray, mask: np.ndarray | None, n: int, side: int) -> t
     if desc is not None:
         # RootSIFT: Hellinger distance between descriptors matches better than L2
         desc = np.sqrt(desc / np.maximum(desc.sum(axis=1, keepdims=True), 1e-7)).astype(np.float32)
-    if f != 1:
-        kp = [cv2.KeyPoint(k.pt[0] / f, k.pt[1] / f, k.size / f, k.angle, k.response, k.octave) for k in kp]
+    ox, oy = offset
+    if f != 1 or ox or oy:
+        kp = [cv2.KeyPoint(k.pt[0] / f + ox, k.pt[1] / f + oy, k.size / f, k.angle, k.response, k.octave)
+              for k in kp]
     return kp, desc
 
 
 def keypoint_locations(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
-                       settings: ConsistencySettings,
-                       cache: dict | None = None, zoom: bool = True) -> list[tuple[np.ndarray, int, float, bool]]:
+                       settings: ConsistencySettings, cache: dict | None = None,
+                       zoom_regions: list[tuple[int, int, int, int]] | None = None,
+                       ) -> list[tuple[np.ndarray, int, float, bool]]:
     """Transforms (2×3, original → generated) found by keypoints, with inliers, ratio, mirrored.
 
     Only transforms within the Profile's scale range and rotation limit, with at least
     ``keypoint_min_inliers`` inliers, are returned, most inliers first. ``cache`` keeps the
     generated image's keypoints between the products of one pair, and ``cache["original"]``
-    the original's between the generations of one original. ``zoom`` allows a second pass on
-    the generated image at twice the size when the first finds nothing.
+    the original's between the generations of one original. When the whole image yields
+    nothing, each of ``zoom_regions`` (boxes of the generated image where the searches put a
+    small product) is looked at again enlarged: a shrunk product's detail is below SIFT's
+    finest scale in the whole frame, and enlarging only the region costs a fraction of
+    enlarging the frame.
     """
     cache = {} if cache is None else cache
-    found = _keypoint_pass(orig, mask, gen, settings, cache, 1)
-    if not found and zoom:
-        # a product shrunk to a fraction of the frame keeps its keypoints at twice the size
-        found = _keypoint_pass(orig, mask, gen, settings, cache, 2)
+    if "gen" not in cache:
+        cache["gen"] = _features(cv2.cvtColor(gen, cv2.COLOR_RGB2GRAY), None, settings.keypoint_features,
+                                 _factor(gen.shape, settings.keypoint_side))
+    found = _keypoint_pass(orig, mask, cache["gen"], settings, cache)
+    for region in (zoom_regions or []) if not found else []:
+        key = ("region", *region)
+        if key not in cache:
+            cache[key] = _region_features(gen, region, settings)
+        found += _keypoint_pass(orig, mask, cache[key], settings, cache)
+    found.sort(key=lambda x: -x[1])
     return found
 
 
-def _keypoint_pass(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings: ConsistencySettings,
-                   cache: dict, zoom: int) -> list[tuple[np.ndarray, int, float, bool]]:
-    key = f"gen{zoom}"
-    if key not in cache:
-        cache[key] = _features(cv2.cvtColor(gen, cv2.COLOR_RGB2GRAY), None, settings.keypoint_features,
-                               settings.keypoint_side * zoom)
-    kg, dg = cache[key]
+def _region_features(gen: np.ndarray, region: tuple[int, int, int, int],
+                     settings: ConsistencySettings) -> tuple[list, np.ndarray | None]:
+    """Keypoints of one box of the generated image seen at up to ``keypoint_zoom`` × its size,
+    in the whole generated image's coordinates."""
+    x0, y0, x1, y1 = region
+    crop = cv2.cvtColor(np.ascontiguousarray(gen[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    f = min(settings.keypoint_zoom, settings.keypoint_side / max(crop.shape[:2]))
+    return _features(crop, None, settings.keypoint_features, f, (x0, y0))
+
+
+def _keypoint_pass(orig: np.ndarray, mask: np.ndarray, gen_features: tuple[list, np.ndarray | None],
+                   settings: ConsistencySettings, cache: dict) -> list[tuple[np.ndarray, int, float, bool]]:
+    kg, dg = gen_features
     if dg is None or len(kg) < 4:
         return []
     o_gray = cv2.cvtColor(orig, cv2.COLOR_RGB2GRAY)
@@ -80,8 +104,14 @@ def _keypoint_pass(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings
         if okey not in ocache:
             img = o_gray[:, ::-1] if mirrored else o_gray
             m = dil[:, ::-1] if mirrored else dil
-            ocache[okey] = (_features(np.ascontiguousarray(img), np.ascontiguousarray(m),
-                                     settings.keypoint_features, settings.keypoint_side), mask)
+            # only the product's box: large flat backdrops make SIFT several times slower
+            bx, by, bw, bh = cv2.boundingRect(m.astype(np.uint8))
+            pad = max(32, (bw + bh) // 4)
+            x0, y0 = max(0, bx - pad), max(0, by - pad)
+            x1, y1 = min(w, bx + bw + pad), min(img.shape[0], by + bh + pad)
+            ocache[okey] = (_features(np.ascontiguousarray(img[y0:y1, x0:x1]), np.ascontiguousarray(m[y0:y1, x0:x1]),
+                                      settings.keypoint_features, _factor(img.shape, settings.keypoint_side),
+                                      (x0, y0)), mask)
         (ko, do), _ = ocache[okey]  # the mask is kept so that its id stays its own
         if do is None or len(ko) < 4:
             continue

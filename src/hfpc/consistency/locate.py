@@ -311,6 +311,17 @@ def _refine(crop: np.ndarray, cmask: np.ndarray, gen: np.ndarray, s: float, x: f
     return best
 
 
+def _region(mask: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Box of the generated image around where ``matrix`` puts the product, with a margin of
+    its own size on every side (a search's scale can be off by that much)."""
+    x0, y0, x1, y1 = bbox(mask)
+    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64) @ matrix.T
+    (ax, ay), (bx, by) = corners.min(axis=0), corners.max(axis=0)
+    w, h = bx - ax, by - ay
+    gh, gw = shape
+    return (max(0, int(ax - w)), max(0, int(ay - h)), min(gw, int(np.ceil(bx + w))), min(gh, int(np.ceil(by + h))))
+
+
 def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings: ConsistencySettings,
                    cache: dict | None = None) -> list[Location]:
     """Candidate locations of one product in the generated image, best score first.
@@ -336,9 +347,12 @@ def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings
     # keypoints cost most: only for products neither found in place nor convincingly elsewhere
     stays = in_place is not None and not found
     if not stays and max((c.score for c in cands), default=-1.0) < settings.identity_accept:
-        # the doubled generated image only helps a product the searches place small
-        small = any(c.scale < settings.keypoint_zoom_below for c in cands if c.method != "same_place")
-        for matrix, inliers, _, _ in keypoint_locations(orig, mask, gen, settings, cache, zoom=small):
+        # an enlarged look only helps where the searches place the product small
+        small = sorted((c for c in cands if c.method != "same_place" and c.scale < settings.keypoint_zoom_below),
+                       key=lambda c: -c.score)
+        regions = list(dict.fromkeys(_region(mask, c.matrix, gen.shape[:2]) for c in small))
+        for matrix, inliers, _, _ in keypoint_locations(orig, mask, gen, settings, cache,
+                                                        regions[:settings.keypoint_zoom_regions]):
             cands.append(Location(matrix, score_at(orig, mask, gen, matrix, settings), "keypoints", inliers))
     for c in cands:
         c.silhouette = silhouette_score(mask, likelihood, c.matrix)
