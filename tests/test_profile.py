@@ -11,7 +11,8 @@ from hfpc.types import Sample
 
 def test_default_profile_has_consistency() -> None:
     p = Profile()
-    assert p.enabled() == ["consistency"]
+    assert p.enabled()[0] == "consistency"  # later checks use where it found the products
+    assert {"placement", "distinct"} <= set(p.enabled())
     assert p.settings("consistency").threshold == 0.95
 
 

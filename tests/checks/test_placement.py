@@ -138,6 +138,13 @@ def test_frame_share_bounds_and_category_prior() -> None:
     assert not check(category_shares=priors).run(item_for(rgb, [mask], meta={"category": "Sofa"})).passed
 
 
+def test_inverted_share_bounds_are_rejected() -> None:
+    with pytest.raises(ValueError, match="sofa"):
+        PlacementSettings(category_shares={"sofa": (0.5, 0.1)})
+    with pytest.raises(ValueError, match="min_share"):
+        PlacementSettings(min_share=0.5, max_share=0.2)
+
+
 def test_product_not_found_is_not_judged() -> None:
     rgb, _ = scene(lift=0.3, shadow=False)
     r = check().run(item_for(rgb, [None]))

@@ -23,6 +23,8 @@ from hfpc.types import CheckResult, Sample
 
 REGISTRY: dict[str, str] = {
     "consistency": "hfpc.checks.consistency:ConsistencyCheck",
+    "placement": "hfpc.checks.placement:PlacementCheck",
+    "distinct": "hfpc.checks.distinct:DistinctCheck",
     "reward": "hfpc.checks.reward:RewardCheck",
     "clip_score": "hfpc.evaluation.baselines:ClipScoreCheck",
     "clip_iqa": "hfpc.evaluation.baselines:ClipIqaCheck",

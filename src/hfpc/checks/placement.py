@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from hfpc.checks.base import Check, JudgeItem
 from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE, HEATMAP_SUFFIX, write_heatmap
@@ -50,11 +50,20 @@ class PlacementSettings(CheckSettings):
     max_share: float = Field(0.9, gt=0, le=1, description=(
         "largest plausible share of the frame covered by a product (above: size_mismatch)"))
     category_shares: dict[str, tuple[float, float]] = Field(default_factory=dict, description=(
-        "per-category (min, max) share of the frame, e.g. {\"sofa\" = [0.08, 0.7]}; the category is "
-        "the sample's meta \"category\", else the first key that is a word of its caption"))
+        "per-category (min, max) share of the frame, none by default; e.g. category_shares = "
+        "{ sofa = [0.08, 0.7], ring = [0.001, 0.2] }. The category is the sample's meta \"category\", "
+        "else the first key that is a word of its caption; it replaces min_share and max_share"))
     judge_rejected: bool = Field(False, description=(
         "also judge products that the consistency check found but rejected as altered or replaced "
         "(their located position is often wrong, and the pair is rejected already)"))
+
+    @model_validator(mode="after")
+    def _bounds(self) -> PlacementSettings:
+        bounds = {"min_share/max_share": (self.min_share, self.max_share), **self.category_shares}
+        for name, (lo, hi) in bounds.items():
+            if not 0 <= lo <= hi <= 1:
+                raise ValueError(f"frame-share bounds for {name} must satisfy 0 <= min <= max <= 1, not ({lo}, {hi})")
+        return self
 
 
 def _category(item: JudgeItem, priors: dict[str, tuple[float, float]]) -> str | None:
