@@ -181,3 +181,9 @@ def test_error_rows_have_no_reasons(pair: Sample, tmp_path: Path) -> None:
     bad = Sample("s2", pair.original, str(tmp_path / "absent.png"))
     v = Judge(Profile(checks={"t_floats": {}})).judge(bad)
     assert v.passed is None and v.error and v.failure is None and v.to_row()["reasons"] == []
+
+
+def test_docs_list_every_code_in_severity_order() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "taxonomy.md").read_text()
+    table = [line.split("`")[1] for line in doc.splitlines() if line.startswith("| `") and "|" in line[3:]]
+    assert [c for c in table if c in CODES] == list(SEVERITY)
