@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from skimage.color import deltaE_ciede2000
-from skimage.feature import local_binary_pattern
 
 Box = tuple[float, float, float, float]
 NO_SURROUNDINGS = 100.0
@@ -182,6 +181,34 @@ class Distinct:
     box: Box
 
 
+def _uniform_table() -> np.ndarray:
+    """Rotation-invariant uniform LBP label of each 8-bit pattern: its number of set bits when it
+    has at most two 0/1 transitions around the circle, else 9 (Ojala et al., P = 8)."""
+    codes = np.arange(256)
+    bits = (codes[:, None] >> np.arange(8)) & 1
+    transitions = (bits != np.roll(bits, 1, axis=1)).sum(1)
+    return np.where(transitions <= 2, bits.sum(1), 9).astype(np.int64)
+
+
+_UNIFORM = _uniform_table()
+_NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
+
+
+def uniform_lbp(gray: np.ndarray) -> np.ndarray:
+    """Uniform, rotation-invariant local binary patterns (8 neighbours at radius 1, labels 0–9).
+
+    The same labels as ``skimage.feature.local_binary_pattern(gray, 8, 1, "uniform")`` up to its
+    interpolation of the diagonal neighbours, several times faster; border pixels use the edge.
+    """
+    g = np.pad(gray.astype(np.int16), 1, mode="edge")
+    c = g[1:-1, 1:-1]
+    h, w = c.shape
+    code = np.zeros(c.shape, np.int64)
+    for bit, (dy, dx) in enumerate(_NEIGHBOURS):
+        code |= (g[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] >= c).astype(np.int64) << bit
+    return _UNIFORM[code]
+
+
 _SALIENCY = None
 
 
@@ -197,7 +224,8 @@ def spectral_salience(rgb: np.ndarray) -> np.ndarray:
 
 
 def measure_distinct(rgb: np.ndarray, mask: np.ndarray, ring: float = 0.06,
-                     weak_delta_e: float = 10.0, salience: np.ndarray | None = None) -> Distinct:
+                     weak_delta_e: float = 10.0, salience: np.ndarray | None = None,
+                     texture_side: int = 128) -> Distinct:
     """Measure how distinct the product is (see :class:`Distinct`).
 
     The ring is ``ring`` × the product's √area wide (at least 2 px) on each side of the outline;
@@ -259,13 +287,15 @@ def measure_distinct(rgb: np.ndarray, mask: np.ndarray, ring: float = 0.06,
     else:  # the product fills the frame: nothing around it to compare with
         contrast, weak_share, weak_box = NO_SURROUNDINGS, 0.0, None
     # texture: uniform LBP (rotation invariant, 10 bins) inside vs a wider ring outside
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    lbp = local_binary_pattern(gray, 8, 1, "uniform").astype(np.int64)
     around = cv2.dilate(m8, _disk(3 * r)).astype(bool) & ~mask
     colour = float(deltaE_ciede2000(np.median(im[mask], 0)[None], np.median(im[around], 0)[None])[0]) \
         if around.any() else NO_SURROUNDINGS
-    hi = np.bincount(lbp[mask], minlength=10)[:10].astype(np.float64)
-    ho = np.bincount(lbp[around], minlength=10)[:10].astype(np.float64)
+    # (at most texture_side px across: fine texture needs no more, and LBP is the costly part)
+    gray = downscale(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), texture_side)
+    lbp = uniform_lbp(gray)
+    t_in, t_out = resize_mask(mask, gray.shape), resize_mask(around, gray.shape)
+    hi = np.bincount(lbp[t_in], minlength=10)[:10].astype(np.float64)
+    ho = np.bincount(lbp[t_out], minlength=10)[:10].astype(np.float64)
     texture = float(np.minimum(hi / max(hi.sum(), 1), ho / max(ho.sum(), 1)).sum()) if ho.sum() else 0.0
     return Distinct(contrast=contrast, colour_contrast=colour, weak_share=weak_share, texture_similarity=texture,
                     salience_ratio=ratio, salience_share=share, weak_box=weak_box,
