@@ -163,6 +163,13 @@ def test_picture_is_a_small_jpeg_with_the_box(tmp_path: Path) -> None:
     assert red[y0:y1 + 2, x0:x1 + 2].sum() > 20  # the box is drawn in red where the finding is
 
 
+def test_passing_pair_writes_no_picture(tmp_path: Path) -> None:
+    rgb, mask = scene()
+    r = check().run(item_for(rgb, [mask], artifacts=tmp_path))
+    assert r.passed and r.artifacts == {}
+    assert not any(tmp_path.rglob("*.jpg"))
+
+
 def test_without_a_consistency_report_the_originals_position_is_used() -> None:
     rgb, mask = scene(lift=0.2, shadow=False)
     original = np.full_like(rgb, 255)

@@ -104,7 +104,8 @@ class DistinctCheck(Check):
             explanation = f"{n} out from its background (colour ΔE2000 ≥ {worst:.1f})"
         result = CheckResult(self.name, not findings, worst, s.min_colour_delta_e, explanation,
                              failure="indistinct" if findings else None, details=details, findings=findings)
-        where = item.artifact_path(self.name, HEATMAP_SUFFIX)
+        # a picture only where there is something to show: most pairs pass, and encoding costs
+        where = item.artifact_path(self.name, HEATMAP_SUFFIX) if findings else None
         if where is not None:
             path, rel = where
             pic = draw_findings(g, [p.mask for p in judged if p.mask is not None],

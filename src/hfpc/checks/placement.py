@@ -161,7 +161,8 @@ class PlacementCheck(Check):
                              s.shadow_darkness, explanation,
                              failure=findings[0].failure if findings else None,
                              details=details, findings=findings)
-        where = item.artifact_path(self.name, HEATMAP_SUFFIX)
+        # a picture only where there is something to show: most pairs pass, and encoding costs
+        where = item.artifact_path(self.name, HEATMAP_SUFFIX) if findings else None
         if where is not None:
             path, rel = where
             pic = draw_findings(g, [p.mask for p in judged if p.mask is not None],
