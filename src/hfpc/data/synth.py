@@ -660,7 +660,8 @@ def make_sample(rng: np.random.Generator, size: int, kind: str,
             p.base_y -= lift
         extra = {"gap": round(float(back - (base - lift)), 1)}
     elif kind == "size_mismatch":
-        s = float(rng.uniform(1.0, 1.2))
+        # rescaled clearly (as "moved" is) so that the product itself is found unchanged
+        s = float(rng.uniform(1.15, 1.3))
         mid = np.mean([p.cx for p in places])
         for p in gen_places:
             p.cx = mid + (p.cx - mid) * s
