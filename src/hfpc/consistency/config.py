@@ -130,8 +130,8 @@ class ConsistencySettings(CheckSettings):
         "a redrawn product is compared at most this many pixels across (as a shopper sees it)"))
     redrawn_max_change: float = Field(0.3, ge=0, le=1, description=(
         "largest share of a redrawn product whose colour may differ (ΔE2000 > delta_e after light)"))
-    max_aspect_change: float = Field(0.22, ge=0, description=(
-        "largest change of a redrawn product's width/height ratio (log ratio; 0.22 ≈ 25 %)"))
+    max_aspect_change: float = Field(0.16, ge=0, description=(
+        "largest change of a redrawn product's width/height ratio (log ratio; 0.16 ≈ 17 %)"))
     min_outline_iou: float = Field(0.6, ge=0, le=1, description=(
         "smallest overlap of a redrawn product's outline in the generated image with its expected outline"))
     missing_score: float = Field(0.3, ge=-1, le=1, description=(
