@@ -108,7 +108,8 @@ class DistinctCheck(Check):
         where = item.artifact_path(self.name, HEATMAP_SUFFIX) if findings else None
         if where is not None:
             path, rel = where
-            pic = draw_findings(g, [p.mask for p in judged if p.mask is not None],
+            shown = report.generated if report is not None else item.generated.rgb  # sharper than g
+            pic = draw_findings(shown, [p.mask for p in judged if p.mask is not None],
                                 [f.box for f in findings if f.box is not None], HEATMAP_MAX_SIDE)
             write_heatmap(path, pic)
             result.artifacts["picture"] = rel
