@@ -22,7 +22,7 @@ from typing import Any
 from hfpc import Profile, read_manifest, read_results, run_filter
 from hfpc.checks.base import get_check_class
 from hfpc.data.synth import KINDS, generate_demo_set
-from hfpc.evaluation.reasons import predicted_class, reason_evaluation
+from hfpc.evaluation.reasons import class_order, predicted_class, reason_evaluation
 from hfpc.taxonomy import GOOD, label_class, normalize
 
 
@@ -120,7 +120,7 @@ def real(args: argparse.Namespace, root: Path, profile: Profile) -> None:
     label = {s.id: s.label for s in samples}
     checks = deciding(rows)
     table = tally(rows, reason, {i: None if c == GOOD else c for i, c in reason.items()}, checks)
-    order = [GOOD, *(k for k in table if k != GOOD)]
+    order = class_order(list(table))
     show("real-dev, per reason (counts: flagged by each check, by any; named = flagged rows whose failure is "
          "the reason)", table, checks, order, counts=True, benign={GOOD})
     ok = [r for r in rows if not r["error"]]
@@ -133,11 +133,11 @@ def real(args: argparse.Namespace, root: Path, profile: Profile) -> None:
     print(f"class named exactly (good or the reviewer's reason): {exact}/{len(joined)}; "
           f"macro F1 {ev['macro_f1']:.3f}")
     classes, matrix = ev["confusion"]["classes"], ev["confusion"]["matrix"]
-    width = max(len(c) for c in classes)
-    print("\nconfusion (rows: reviewer, columns: judge)")
-    print(" " * (width + 1) + " ".join(f"{c[:6]:>6s}" for c in classes))
-    for c, row in zip(classes, matrix):
-        print(f"{c:{width}s} " + " ".join(f"{n if n else '.':>6}" for n in row))
+    width = max(len(c) for c in classes) + 4
+    print("\nconfusion (rows: reviewer, columns: judge, numbered as the rows)")
+    print(" " * width + "".join(f"{j + 1:>4d}" for j in range(len(classes))))
+    for i, (c, row) in enumerate(zip(classes, matrix)):
+        print(f"{i + 1:>2d} {c:{width - 3}s}" + "".join(f"{n if n else '.':>4}" for n in row))
 
 
 def main() -> None:
