@@ -24,6 +24,7 @@ from hfpc.taxonomy import (
     main_failure,
     normalize,
     rank,
+    reason_text,
     reasons_of,
 )
 from hfpc.types import CheckResult, Finding, Sample
@@ -187,3 +188,10 @@ def test_docs_list_every_code_in_severity_order() -> None:
     doc = (Path(__file__).parents[1] / "docs" / "taxonomy.md").read_text()
     table = [line.split("`")[1] for line in doc.splitlines() if line.startswith("| `") and "|" in line[3:]]
     assert [c for c in table if c in CODES] == list(SEVERITY)
+
+
+def test_reason_text_names_the_product_once() -> None:
+    assert reason_text(Reason("c", "changed", "product_altered", "changed: 40 % differ", product=2)) == \
+        "product 2: changed: 40 % differ"
+    assert reason_text({"sentence": "product 2's base floats", "product": 2}) == "product 2's base floats"
+    assert reason_text({"sentence": "a watermark", "product": None}) == "a watermark"

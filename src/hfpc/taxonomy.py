@@ -153,6 +153,15 @@ class Reason:
         return d
 
 
+def reason_text(reason: Reason | Mapping[str, Any]) -> str:
+    """The reason's sentence, led by its product number unless the sentence already names it."""
+    d = reason.to_dict() if isinstance(reason, Reason) else reason
+    sentence, product = str(d.get("sentence", "")), d.get("product")
+    if product is None or f"product {product}" in sentence.lower():
+        return sentence
+    return f"product {product}: {sentence}"
+
+
 def reasons_of(checks: Iterable[CheckResult], ignore: Iterable[str] = ()) -> list[Reason]:
     """Every reason the failing checks give, in check order then each check's own order.
 

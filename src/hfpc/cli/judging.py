@@ -97,7 +97,7 @@ def _judge(original: Path, generated: Path, mask: Path | None, profile: str | No
             fail(v.error)
         from rich.markup import escape
 
-        from hfpc.taxonomy import describe
+        from hfpc.taxonomy import describe, reason_text
 
         head = "PASS" if v.passed else f"FAIL — {v.failure} ({describe(v.failure)})"
         t = Table(title=f"{generated.name}: {head}", title_justify="left")
@@ -114,8 +114,8 @@ def _judge(original: Path, generated: Path, mask: Path | None, profile: str | No
             order = sorted(range(len(v.reasons)), key=lambda i: v.reasons[i].failure != v.failure)
             for i in order:
                 x = v.reasons[i]
-                what = (f"product {x.product}: " if x.product else "") + x.sentence
-                r.add_row(f"[red]{escape(x.failure)}[/]", escape(x.check), escape(x.code), escape(printable(what)))
+                r.add_row(f"[red]{escape(x.failure)}[/]", escape(x.check), escape(x.code),
+                          escape(printable(reason_text(x))))
             console.print(r)
     if v.error:
         raise typer.Exit(2)

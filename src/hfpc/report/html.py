@@ -24,7 +24,7 @@ from hfpc.data.images import load_image
 from hfpc.data.manifests import resolve_ref
 from hfpc.errors import ImageLoadError
 from hfpc.results import read_results
-from hfpc.taxonomy import FAILED_CHECK, describe, normalize, rank
+from hfpc.taxonomy import FAILED_CHECK, describe, normalize, rank, reason_text
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("hfpc.report", "templates"),
                           autoescape=jinja2.select_autoescape(["html"]))
@@ -115,7 +115,7 @@ def write_report(results: str | Path, out: str | Path, limit: int | None = None,
         title=title or f"hfpc report — {results.name}", cards=cards, total=len(rows),
         shown=len(shown), counts=counts, checks=check_names, failing_counts=failing_counts,
         reasons=[(code, reason_counts[code], main_counts.get(code, 0), describe(code)) for code in reason_names],
-        describe=describe,
+        describe=describe, reason_text=reason_text,
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
