@@ -195,3 +195,15 @@ def test_reason_text_names_the_product_once() -> None:
         "product 2: changed: 40 % differ"
     assert reason_text({"sentence": "product 2's base floats", "product": 2}) == "product 2's base floats"
     assert reason_text({"sentence": "a watermark", "product": None}) == "a watermark"
+
+
+def test_real_dev_reasons_are_taxonomy_classes() -> None:
+    manifest = Path(__file__).parents[1].parent / "shared" / "data" / "real-dev" / "manifest.jsonl"
+    if not manifest.is_file():
+        pytest.skip("../shared/data/real-dev not present")
+    import json
+
+    rows = [json.loads(x) for x in manifest.read_text().splitlines() if x.strip()]
+    classes = {label_class(r["reason"], r["label"]) for r in rows}
+    assert classes <= set(CODES) | {GOOD} and GOOD in classes and len(classes) > 2
+    assert all((label_class(r["reason"], r["label"]) == GOOD) == (r["label"] == 1) for r in rows)
