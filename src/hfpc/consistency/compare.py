@@ -82,8 +82,13 @@ def relight(src: np.ndarray, ref: np.ndarray, m: np.ndarray, max_gain: float, ma
         coef = np.linalg.solve(ak.T @ ak + 1e-6 * np.eye(a.shape[1], dtype=np.float32), ak.T @ d[keep])
         res = np.abs(d - a @ coef).sum(axis=1)
         keep = res <= np.percentile(res, 70)
-    yy, xx = np.mgrid[0:h, 0:w]
-    field = (_design(h, w, yy.ravel(), xx.ravel(), degree) @ coef).reshape(h, w, 3)
+    # the field is smooth: evaluate it on a coarse grid and interpolate
+    gh_, gw_ = min(h, 32), min(w, 32)
+    yy, xx = np.mgrid[0:gh_, 0:gw_]
+    yy = (yy + 0.5) * h / gh_ - 0.5  # the centres cv2.resize maps each grid cell to
+    xx = (xx + 0.5) * w / gw_ - 0.5
+    coarse = (_design(h, w, yy.ravel(), xx.ravel(), degree) @ coef).reshape(gh_, gw_, 3).astype(np.float32)
+    field = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR) if (gh_, gw_) != (h, w) else coarse
     lum = np.clip(field.mean(axis=2, keepdims=True), -np.log(max_gain), np.log(max_gain))
     cast = np.clip(field - field.mean(axis=2, keepdims=True), -np.log(max_cast) / 2, np.log(max_cast) / 2)
     field = lum + cast
