@@ -106,47 +106,78 @@ def downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
-def text_candidates(rgb: np.ndarray, contrast: float, min_height: int, max_height_share: float,
-                    min_chars: int, pad: float, exclude: np.ndarray | None = None) -> list[tuple[int, int, int, int]]:
-    """Regions (x0, y0, x1, y1) worth running the detector on: rows of glyph-sized edge blobs.
+Region = tuple[int, int, int, int]
+"""(x0, y0, x1, y1) in pixels."""
+
+
+def text_candidates(rgb: np.ndarray, contrast: float, min_height: int, max_height_share: float, min_chars: int,
+                    pad: float, exclude: np.ndarray | None = None) -> list[tuple[int, int, int, int, float]]:
+    """Regions (x0, y0, x1, y1, score) worth running the detector on: rows of glyph-sized edge blobs.
 
     A glyph of any script, legible or not, is a small blob of strong edges: the morphological
-    gradient above ``contrast`` (0-255), in connected pieces ``min_height`` px high or more, no
-    taller than ``max_height_share`` of the image, at most 4 times as wide as tall. Glyphs joined
-    along a row (gaps up to about one glyph height) make a line; lines of at least ``min_chars``
-    glyphs, padded by ``pad`` × their height and merged where they overlap, are the candidates.
-    Pixels where ``exclude`` is true are not considered. A few milliseconds at 512²; plain scenes
-    give few or no candidates, so the detector (the costly part) mostly does not run.
+    gradient above ``contrast`` (0-255, strongest colour channel) in connected pieces at least
+    ``min_height`` px and at most ``max_height_share`` of the image high (a piece n heights wide
+    counts as n glyphs: bold letters join). Glyphs joined along a row (gaps up to about one glyph
+    height) make a line; a line of at least ``min_chars`` glyphs, padded by ``pad`` × its height,
+    is a candidate. Its score is its glyph count, lowered when the glyph heights vary (lettering
+    is regular, foliage is not). Pixels where ``exclude`` is true are not considered. A few
+    milliseconds at 512².
     """
-    g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    h, w = g.shape
-    grad = cv2.morphologyEx(g, cv2.MORPH_GRADIENT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+    h, w = rgb.shape[:2]
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    grad = cv2.morphologyEx(rgb, cv2.MORPH_GRADIENT, kernel).max(axis=2)  # colour edges: red on purple counts
     edges = (grad > contrast).astype(np.uint8)
     if exclude is not None:
         edges[exclude] = 0
-    _, _, stats, _ = cv2.connectedComponentsWithStats(edges, connectivity=8)
-    x, y, bw, bh, area = stats[1:].T
-    ok = (bh >= min_height) & (bh <= max_height_share * h) & (bw <= 4 * bh) & (area >= 0.1 * bw * bh)
-    if ok.sum() < min_chars:
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(edges, connectivity=8)
+    x, y, bw, bh, area = stats.T
+    ok = (bh >= min_height) & (bh <= max_height_share * h) & (area >= 0.1 * bw * bh)
+    ok[0] = False
+    glyph_count = np.where(ok, np.maximum(1, bw // np.maximum(bh, 1)), 0)  # bold words join into one blob
+    if glyph_count.sum() < min_chars:
         return []
-    glyphs = np.zeros((h, w), np.uint8)
-    for i in np.nonzero(ok)[0]:
-        glyphs[y[i]:y[i] + bh[i], x[i]:x[i] + bw[i]] = 1
+    glyphs = ok[labels].astype(np.uint8)
     gap = max(5, int(np.median(bh[ok])))
     lines = cv2.dilate(glyphs, cv2.getStructuringElement(cv2.MORPH_RECT, (gap, 3)))
-    n, labels, lstats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
-    count = np.bincount(labels[(y + bh // 2)[ok], (x + bw // 2)[ok]], minlength=n)
-    keep = np.zeros((h, w), np.uint8)
-    for j in range(1, n):
+    n, line_of, lstats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    li = line_of[(y + bh // 2)[ok], (x + bw // 2)[ok]]
+    count = np.bincount(li, weights=glyph_count[ok], minlength=n)
+    k = np.bincount(li, minlength=n).astype(np.float64)
+    s1 = np.bincount(li, weights=bh[ok].astype(np.float64), minlength=n)
+    s2 = np.bincount(li, weights=bh[ok].astype(np.float64) ** 2, minlength=n)
+    mean = s1 / np.maximum(k, 1)
+    cv = np.sqrt(np.maximum(0.0, s2 / np.maximum(k, 1) - mean**2)) / np.maximum(mean, 1e-6)
+    out = []
+    for j in np.nonzero(count >= min_chars)[0]:
+        if j == 0:
+            continue
         lx, ly, lw, lh, _ = lstats[j]
-        if count[j] < min_chars or lw < 1.5 * min(lh, 4 * gap):
+        if lw < 1.5 * min(lh, 4 * gap):
             continue
         p = int(np.ceil(pad * min(lh, 4 * gap)))
-        keep[max(0, ly - p):min(h, ly + lh + p), max(0, lx - p):min(w, lx + lw + p)] = 1
+        out.append((max(0, lx - p), max(0, ly - p), min(w, lx + lw + p), min(h, ly + lh + p),
+                    float(count[j] * max(0.0, 1.0 - cv[j]))))
+    return sorted(out, key=lambda r: -r[4])
+
+
+def select_regions(regions: list[tuple[int, int, int, int, float]], shape: tuple[int, int],
+                   budget: float) -> tuple[list[tuple[int, int, int, int]], float]:
+    """The best-scoring regions that together cover at most ``budget`` of the image, merged where
+    they overlap; and the share of candidate area left out (0 when all fitted)."""
+    h, w = shape
+    keep = np.zeros((h, w), np.uint8)
+    total = left = 0.0
+    for x0, y0, x1, y1, _ in regions:
+        a = (x1 - x0) * (y1 - y0) / (h * w)
+        if total + a > budget and total > 0:
+            left += a
+            continue
+        total += a
+        keep[y0:y1, x0:x1] = 1
     if not keep.any():
-        return []
-    _, _, rstats, _ = cv2.connectedComponentsWithStats(keep, connectivity=8)
-    return [(int(rx), int(ry), int(rx + rw), int(ry + rh)) for rx, ry, rw, rh, _ in rstats[1:]]
+        return [], left
+    _, _, st, _ = cv2.connectedComponentsWithStats(keep, connectivity=8)
+    return [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in st[1:]], left
 
 
 def detect_text(rgb: np.ndarray, regions: list[tuple[int, int, int, int]] | None, box_threshold: float,

@@ -38,6 +38,7 @@ from hfpc.text_ocr import (
     ocr_missing,
     read_text,
     recognize,
+    select_regions,
     text_candidates,
 )
 from hfpc.types import CheckResult, Finding
@@ -54,10 +55,10 @@ class TextSettings(CheckSettings):
 
     max_side: int = Field(512, gt=32, description="working side: both images are read with their long side "
                                                   "at most this many pixels")
-    detect_scale: float = Field(0.625, gt=0, le=1,
+    detect_scale: float = Field(0.5, gt=0, le=1,
                                 description="the text detector sees the generated image's candidate regions "
                                             "resized by this factor (its cost grows with the pixels it sees; "
-                                            "0.625 of 512 is 320 px); originals are scanned at full working size")
+                                            "0.5 of 512 is 256 px); originals are scanned at full working size")
     gate_contrast: int = Field(40, ge=0, le=255,
                                description="edge strength (morphological gradient, 0-255) of glyph strokes; "
                                            "rows of glyph-sized edge blobs are the only regions the detector "
@@ -67,6 +68,10 @@ class TextSettings(CheckSettings):
     gate_max_glyph_share: float = Field(0.2, gt=0, le=1,
                                         description="tallest glyph blob, as a share of the image height")
     gate_min_glyphs: int = Field(3, ge=1, description="glyph blobs a row needs to be a candidate text region")
+    scan_budget: float = Field(1.0, gt=0, le=1,
+                               description="largest share of the generated image the detector looks at: the "
+                                           "most text-like candidate regions first (bounds the cost on busy "
+                                           "scenes; what is left out is reported as unscanned_share)")
     full_scan_share: float = Field(0.5, gt=0, le=1,
                                    description="when candidate regions cover more than this share of the image, "
                                                "the detector scans the whole image at once")
@@ -102,6 +107,10 @@ class TextSettings(CheckSettings):
                                       description="a product line is compared only when its height at the "
                                                   "generated scale is at least this many px (smaller text is "
                                                   "not reliably legible)")
+    unchanged_correlation: float = Field(0.9, gt=0, le=1,
+                                         description="a product line whose pixels correlate at least this much "
+                                                     "with the original's (normalised cross-correlation, 2 px "
+                                                     "slack) is unchanged without reading it again")
     min_garbled_height: float = Field(20.0, ge=1,
                                       description="a product line that reads differently but with a confidence "
                                                   "below garbled_confidence is claimed changed only when it is at "
@@ -149,8 +158,9 @@ class TextCheck(Check):
             product_g |= located
         product_g = _grow(product_g, s.product_margin)
 
-        regions = text_candidates(g, s.gate_contrast, s.gate_min_glyph_height, s.gate_max_glyph_share,
-                                  s.gate_min_glyphs, 1.0, exclude=product_g)
+        candidates = text_candidates(g, s.gate_contrast, s.gate_min_glyph_height, s.gate_max_glyph_share,
+                                     s.gate_min_glyphs, 1.0, exclude=product_g)
+        regions, unscanned = select_regions(candidates, g.shape[:2], s.scan_budget)
         found = read_text(g, regions, s.box_threshold, s.min_box_height, s.min_box_area, s.full_scan_share,
                           s.detect_scale)
         artefacts = self._artefacts(found, product_g, orig, g.shape[:2])
@@ -167,7 +177,9 @@ class TextCheck(Check):
                              box=_frac(b.box, gw, gh)) for b in artefacts]
         passed = not findings
         details: dict[str, Any] = {
-            "ocr": True, "placement": source, "candidate_regions": len(regions),
+            "ocr": True, "placement": source, "candidate_regions": len(candidates),
+            "scanned_share": round(sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in regions) / (gh * gw), 3),
+            "unscanned_share": round(unscanned, 3),
             "background_lines": [b.details() for b in found if _share(b, product_g) < s.product_overlap],
             "artefacts": [b.details() for b in artefacts],
             "original_lines": [b.details() for b in orig.lines],
@@ -190,6 +202,7 @@ class TextCheck(Check):
     def _key(self) -> str:
         fields = self.settings.model_dump(include={"max_side", "gate_contrast", "gate_min_glyph_height",
                                                    "gate_max_glyph_share", "gate_min_glyphs", "full_scan_share",
+                                                   "scan_budget", "product_margin",
                                                    "box_threshold", "min_box_height", "min_box_area"})
         return "text:" + hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -203,8 +216,17 @@ class TextCheck(Check):
         o = downscale(item.original.rgb, s.max_side)
         masks = [cv2.resize(m.astype(np.uint8), o.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
                  for m in self._original_masks(item)]
-        regions = text_candidates(o, s.gate_contrast, s.gate_min_glyph_height, s.gate_max_glyph_share,
-                                  s.gate_min_glyphs, 1.0)
+        # the product is scanned whole (its text is what gets compared), the rest through the gate
+        product = np.zeros(o.shape[:2], bool)
+        for m in masks:
+            product |= m
+        candidates = text_candidates(o, s.gate_contrast, s.gate_min_glyph_height, s.gate_max_glyph_share,
+                                     s.gate_min_glyphs, 1.0, exclude=product)
+        regions, _ = select_regions(candidates, o.shape[:2], s.scan_budget)
+        if product.any():
+            x, y, w, h = cv2.boundingRect(product.astype(np.uint8))
+            p = s.product_margin
+            regions.append((max(0, x - p), max(0, y - p), min(o.shape[1], x + w + p), min(o.shape[0], y + h + p)))
         lines = read_text(o, regions, s.box_threshold, min(s.min_box_height, 6.0), min(s.min_box_area, 60.0),
                           s.full_scan_share, 1.0)
         prepared = _Original(o, masks, lines)
@@ -308,12 +330,17 @@ class TextCheck(Check):
                     continue
                 if x0 < 0 or y0 < 0 or x1 > gw or y1 > gh:
                     continue  # cut by the frame: not comparable
-                reading, conf = recognize(g, [_pad_quad(quad, 0.2 * mapped.height)])[0]
-                d = edit_distance(b.text, reading)
-                if d > s.edit_distance_threshold:
-                    reading, conf, d = self._search(g, quad, mapped.height, b.text, reading, conf, d)
+                corr = _correlation(orig.rgb, g, m, mapped.box)
+                if corr >= s.unchanged_correlation:
+                    reading, conf, d = b.text, b.confidence, 0.0
+                else:
+                    reading, conf = recognize(g, [_pad_quad(quad, 0.2 * mapped.height)])[0]
+                    d = edit_distance(b.text, reading)
+                    if d > s.edit_distance_threshold:
+                        reading, conf, d = self._search(g, quad, mapped.height, b.text, reading, conf, d)
                 compared.append({"product": index + 1, "original": b.text, "generated": reading,
                                  "confidence": round(conf, 3), "distance": round(d, 3),
+                                 "correlation": round(corr, 3),
                                  "height": round(mapped.height, 1), "box": [round(v, 1) for v in mapped.box],
                                  "changed": d > s.edit_distance_threshold and (
                                      conf >= s.garbled_confidence or mapped.height >= s.min_garbled_height)})
@@ -347,6 +374,30 @@ def _consistency_prepared(item: JudgeItem) -> tuple[np.ndarray, list[np.ndarray]
         if k.startswith("consistency:") and not k.endswith(":features") and isinstance(v, tuple) and len(v) == 3:
             return v
     return None
+
+
+def _correlation(o: np.ndarray, g: np.ndarray, m: np.ndarray, box: tuple[float, float, float, float],
+                 slack: int = 2) -> float:
+    """How alike a line's pixels are in the original (mapped by ``m``) and in the generated image.
+
+    The best normalised cross-correlation of the grey patches over shifts of up to ``slack`` px
+    (the location is not exact); 1 for identical text whatever the lighting, low when redrawn.
+    """
+    gh, gw = g.shape[:2]
+    x0, y0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+    x1, y1 = min(gw, int(np.ceil(box[2]))), min(gh, int(np.ceil(box[3])))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return 0.0
+    shift = m[:2].copy()
+    shift[:, 2] -= [x0, y0]
+    patch = cv2.warpAffine(cv2.cvtColor(o, cv2.COLOR_RGB2GRAY), shift, (x1 - x0, y1 - y0), flags=cv2.INTER_AREA)
+    if float(patch.std()) < 2.0:
+        return 0.0
+    gx0, gy0, gx1, gy1 = max(0, x0 - slack), max(0, y0 - slack), min(gw, x1 + slack), min(gh, y1 + slack)
+    area = cv2.cvtColor(np.ascontiguousarray(g[gy0:gy1, gx0:gx1]), cv2.COLOR_RGB2GRAY)
+    if area.shape[0] < patch.shape[0] or area.shape[1] < patch.shape[1]:
+        return 0.0
+    return float(cv2.matchTemplate(area, patch, cv2.TM_CCOEFF_NORMED).max())
 
 
 def _grow(mask: np.ndarray, px: int) -> np.ndarray:
