@@ -47,7 +47,8 @@ def test_codes_are_the_contracts_codes_each_described() -> None:
     ("shape hallucination", "shape_hallucination"), ("background_unsuitable", "background_inappropriate"),
     ("text_artifact", "text_artifacts"), ("product_altered", "product_altered"),
     ("PRODUCT_MISSING", "product_missing"), ("available", None), ("good", None), ("", None), (None, None),
-    ("  brand_new_code ", "brand_new_code"),
+    ("  brand_new_code ", "brand_new_code"), ("Product Text-Changed", "product_text_changed"),
+    ("size   mismatch", "size_mismatch"),
 ])
 def test_normalize(name: str | None, code: str | None) -> None:
     assert normalize(name) == code

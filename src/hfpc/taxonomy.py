@@ -73,10 +73,10 @@ def normalize(name: str | None) -> str | None:
     text = str(name).strip()
     if not text:
         return None
-    key = text.lower()
-    if key in CODES:
-        return key
-    for k in (key, key.replace("_", " "), key.replace(" ", "_")):
+    key = " ".join(text.lower().replace("-", " ").split())
+    for k in (key, key.replace(" ", "_"), key.replace("_", " ")):
+        if k in CODES:
+            return k
         if k in ALIASES:
             return ALIASES[k]
     return text
