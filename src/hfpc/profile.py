@@ -22,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT_CHECKS: dict[str, dict[str, Any]] = {"consistency": {}, "placement": {}, "distinct": {}}
+DEFAULT_CHECKS: dict[str, dict[str, Any]] = {"consistency": {}, "text": {}, "placement": {}, "distinct": {}}
 
 
 class Profile(BaseModel):

@@ -23,6 +23,7 @@ from hfpc.types import CheckResult, Sample
 
 REGISTRY: dict[str, str] = {
     "consistency": "hfpc.checks.consistency:ConsistencyCheck",
+    "text": "hfpc.checks.text:TextCheck",
     "placement": "hfpc.checks.placement:PlacementCheck",
     "distinct": "hfpc.checks.distinct:DistinctCheck",
     "reward": "hfpc.checks.reward:RewardCheck",
