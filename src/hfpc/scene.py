@@ -72,7 +72,8 @@ class Placement:
     the background beside the base; ``gap`` is the distance from the base down to the first
     shadow or surface edge (None: none within ``searched`` heights); ``below_texture`` the
     standard deviation of L* in the space between the base and that shadow or edge (all of the
-    searched space when there is none): low when the product hangs in front of empty space;
+    searched space when there is none), its smooth trend down the rows removed: low when the
+    product hangs in front of empty space;
     ``cut_by_frame`` is True when the base touches the image's bottom edge, so that it cannot be
     seen to float.
     """
@@ -144,8 +145,7 @@ def measure_placement(rgb: np.ndarray, mask: np.ndarray, others: np.ndarray | No
     gap = None if not len(hit) else float(hit[0] / h)
     # the space between the base and that shadow or surface (or the whole search when none)
     span = int(hit[0]) if len(hit) else depth
-    below = vals[:span][ok[:span]]
-    texture = float(np.nanstd(below)) if below.size and np.isfinite(below).any() else 0.0
+    texture = _detrended_std(vals[:span], profile[:span])
     cut = y1 >= H - 1 - frame_margin * H
     gx0, gx1 = int(cols.min()), int(cols.max()) + 1
     gy1 = y1 + 1 + (hit[0] if len(hit) else min(depth, H - 1 - y1))
@@ -154,6 +154,17 @@ def measure_placement(rgb: np.ndarray, mask: np.ndarray, others: np.ndarray | No
                      searched=searched, cut_by_frame=bool(cut), below_texture=texture,
                      base_y=(y1 + 1) / H, product_height=h / H,
                      box=(x0 / W, y0 / H, (x1 + 1) / W, (y1 + 1) / H), gap_box=gap_box)
+
+
+def _detrended_std(vals: np.ndarray, profile: np.ndarray) -> float:
+    """Standard deviation of L* below the base once the straight-line trend down the rows is
+    removed: a smooth gradient of light on a wall is not a surface, a floor's grain or planks are."""
+    ok = np.isfinite(profile)
+    if ok.sum() < 3 or not np.isfinite(vals).any():
+        return 0.0
+    x = np.flatnonzero(ok)
+    trend = np.polyval(np.polyfit(x, profile[ok], 1), np.arange(len(profile)))
+    return float(np.nanstd(vals - trend[:, None]))
 
 
 # ----------------------------------------------------------------------------- distinctiveness

@@ -31,7 +31,7 @@ class PlacementSettings(CheckSettings):
         "depth of that strip as a share of the product's height"))
     edge_delta: float = Field(8.0, gt=0, description=(
         "a surface edge below the base: a jump of at least this many L* units between neighbouring rows"))
-    min_gap: float = Field(0.12, gt=0, le=1, description=(
+    min_gap: float = Field(0.08, gt=0, le=1, description=(
         "a product floats only when the nearest shadow or surface edge below its base is at least "
         "this share of its height away (or there is none)"))
     search_depth: float = Field(0.4, gt=0, le=2, description=(
@@ -40,8 +40,9 @@ class PlacementSettings(CheckSettings):
         "the image must show at least this much (share of the product's height) below the base for "
         "the product to be judged floating; closer to the frame's bottom edge it passes"))
     max_empty_texture: float = Field(4.0, ge=0, description=(
-        "the space below counts as empty (no support) when the standard deviation of its L* is below "
-        "this; a textured floor, table or ground is a support even without a visible shadow"))
+        "the space below counts as empty (no support) when the standard deviation of its L* (its "
+        "smooth trend down the rows removed) is below this; a textured floor, table or ground is a "
+        "support even without a visible shadow"))
     base_band: float = Field(0.08, gt=0, le=0.5, description=(
         "the product's base: its columns whose lowest pixel is within this share of its height "
         "from its very bottom (a chair's feet, not the seat between them)"))
