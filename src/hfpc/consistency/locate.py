@@ -131,21 +131,22 @@ def colour_likelihood(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray) -> np
     Coarse lightness bins keep it tolerant of relighting; the ratio to the generated image's own
     histogram makes colours common everywhere in the scene count less.
     """
-    bins = np.array([3, 24, 24])
+    bins, ranges = [3, 24, 24], [0, 256, 0, 256, 0, 256]
     lo = cv2.cvtColor(orig, cv2.COLOR_RGB2LAB)
     lg = cv2.cvtColor(gen, cv2.COLOR_RGB2LAB)
-    io = (lo[mask].astype(np.int32) * bins) // 256
-    ig = (lg.reshape(-1, 3).astype(np.int32) * bins) // 256
-    n = int(np.prod(bins))
-    flat_o = (io[:, 0] * bins[1] + io[:, 1]) * bins[2] + io[:, 2]
-    flat_g = (ig[:, 0] * bins[1] + ig[:, 1]) * bins[2] + ig[:, 2]
-    hp = np.bincount(flat_o, minlength=n).astype(np.float32).reshape(tuple(bins))
-    hg = np.bincount(flat_g, minlength=n).astype(np.float32).reshape(tuple(bins))
+    hp = cv2.calcHist([lo], [0, 1, 2], mask.astype(np.uint8), bins, ranges)
+    hg = cv2.calcHist([lg], [0, 1, 2], None, bins, ranges)
     hp = cv2.GaussianBlur(hp.reshape(bins[0], -1), (0, 0), 0.7).reshape(hp.shape) / max(1.0, float(hp.sum()))
     hg = hg / max(1.0, float(hg.sum()))
     ratio = np.minimum(hp / np.maximum(hg, 1e-6), 1.0)
     ratio /= max(float(ratio.max()), 1e-6)
-    return ratio.ravel()[flat_g].reshape(gen.shape[:2]).astype(np.float32)
+    # back-projection by bin index (cv2.calcBackProject of a 3-D histogram is not reliable)
+    q = [cv2.LUT(c, _BIN_LUT[n]) for c, n in zip(cv2.split(lg), bins)]
+    idx = (q[0].astype(np.int32) * bins[1] + q[1]) * bins[2] + q[2]
+    return ratio.ravel()[idx].astype(np.float32)
+
+
+_BIN_LUT = {n: (np.arange(256) * n // 256).astype(np.uint8) for n in (3, 24)}
 
 
 def _match(image: np.ndarray, templ: np.ndarray, tmask: np.ndarray | None) -> np.ndarray:
