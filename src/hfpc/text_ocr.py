@@ -72,6 +72,8 @@ class TextBox:
     det_score: float
     text: str = ""
     confidence: float = 0.0
+    read: bool = False
+    """True once the recogniser has read the line (``text`` and ``confidence`` are then set)."""
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -93,8 +95,10 @@ class TextBox:
 
     def details(self, scale: float = 1.0) -> dict[str, Any]:
         """JSON-ready form (coordinates multiplied by ``scale``)."""
-        return {"text": self.text, "confidence": round(self.confidence, 3), "det_score": round(self.det_score, 3),
-                "box": [round(v * scale, 1) for v in self.box]}
+        d: dict[str, Any] = {"det_score": round(self.det_score, 3), "box": [round(v * scale, 1) for v in self.box]}
+        if self.read:
+            d.update(text=self.text, confidence=round(self.confidence, 3))
+        return d
 
 
 def downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
@@ -180,7 +184,7 @@ def select_regions(regions: list[tuple[int, int, int, int, float]], shape: tuple
     return [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in st[1:]], left
 
 
-def detect_text(rgb: np.ndarray, regions: list[tuple[int, int, int, int]] | None, box_threshold: float,
+def detect_text(rgb: np.ndarray, regions: list[Region] | None, box_threshold: float,
                 full_share: float = 0.5, scale: float = 1.0) -> list[TextBox]:
     """Text lines found by the PP-OCR detector in ``regions`` of ``rgb`` (None: the whole image).
 
@@ -195,9 +199,9 @@ def detect_text(rgb: np.ndarray, regions: list[tuple[int, int, int, int]] | None
     out: list[TextBox] = []
     for x0, y0, x1, y1 in regions if regions is not None else [(0, 0, w, h)]:
         crop = np.ascontiguousarray(rgb[y0:y1, x0:x1, ::-1])
-        if scale < 1.0:
+        if scale != 1.0:
             crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
-                              interpolation=cv2.INTER_AREA)
+                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
         res = engine(crop, use_det=True, use_cls=False, use_rec=False, box_thresh=box_threshold)
         boxes = getattr(res, "boxes", None)
         if boxes is None or len(boxes) == 0:
@@ -234,14 +238,22 @@ def recognize(rgb: np.ndarray, quads: list[np.ndarray]) -> list[tuple[str, float
     return out
 
 
-def read_text(rgb: np.ndarray, regions: list[tuple[int, int, int, int]] | None, box_threshold: float,
-              min_height: float, min_area: float, full_share: float = 0.5, scale: float = 1.0) -> list[TextBox]:
-    """Detect, drop lines lower than ``min_height`` px or smaller than ``min_area`` px², recognise."""
+def read_text(rgb: np.ndarray, regions: list[Region] | None, box_threshold: float, min_height: float,
+              min_area: float, full_share: float = 0.5, scale: float = 1.0, recognise: bool = True) -> list[TextBox]:
+    """Detect, drop lines lower than ``min_height`` px or smaller than ``min_area`` px², recognise
+    (or leave that to :func:`read_lines` when ``recognise`` is False: reading costs more than finding)."""
     boxes = [b for b in detect_text(rgb, regions, box_threshold, full_share, scale)
              if b.height >= min_height and b.area >= min_area]
-    for b, (text, conf) in zip(boxes, recognize(rgb, [b.quad for b in boxes])):
-        b.text, b.confidence = text, conf
+    if recognise:
+        read_lines(rgb, boxes)
     return boxes
+
+
+def read_lines(rgb: np.ndarray, boxes: list[TextBox]) -> None:
+    """Recognise the lines of ``rgb`` not read yet, in place."""
+    todo = [b for b in boxes if not b.read]
+    for b, (text, conf) in zip(todo, recognize(rgb, [b.quad for b in todo])):
+        b.text, b.confidence, b.read = text, conf, True
 
 
 def edit_distance(a: str, b: str) -> float:

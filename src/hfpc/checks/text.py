@@ -36,6 +36,7 @@ from hfpc.text_ocr import (
     downscale,
     edit_distance,
     ocr_missing,
+    read_lines,
     read_text,
     recognize,
     select_regions,
@@ -58,7 +59,10 @@ class TextSettings(CheckSettings):
     detect_scale: float = Field(0.5, gt=0, le=1,
                                 description="the text detector sees the generated image's candidate regions "
                                             "resized by this factor (its cost grows with the pixels it sees; "
-                                            "0.5 of 512 is 256 px); originals are scanned at full working size")
+                                            "0.5 of 512 is 256 px)")
+    original_scale: float = Field(0.75, gt=0, le=2,
+                                  description="the detector sees the original's product region resized by this "
+                                              "factor (once per original: larger finds smaller print, at a cost)")
     gate_contrast: int = Field(40, ge=0, le=255,
                                description="edge strength (morphological gradient, 0-255) of glyph strokes; "
                                            "rows of glyph-sized edge blobs are the only regions the detector "
@@ -202,7 +206,7 @@ class TextCheck(Check):
     def _key(self) -> str:
         fields = self.settings.model_dump(include={"max_side", "gate_contrast", "gate_min_glyph_height",
                                                    "gate_max_glyph_share", "gate_min_glyphs", "full_scan_share",
-                                                   "scan_budget", "product_margin",
+                                                   "scan_budget", "product_margin", "original_scale",
                                                    "box_threshold", "min_box_height", "min_box_area"})
         return "text:" + hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -216,19 +220,11 @@ class TextCheck(Check):
         o = downscale(item.original.rgb, s.max_side)
         masks = [cv2.resize(m.astype(np.uint8), o.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
                  for m in self._original_masks(item)]
-        # the product is scanned whole (its text is what gets compared), the rest through the gate
-        product = np.zeros(o.shape[:2], bool)
-        for m in masks:
-            product |= m
-        candidates = text_candidates(o, s.gate_contrast, s.gate_min_glyph_height, s.gate_max_glyph_share,
-                                     s.gate_min_glyphs, 1.0, exclude=product)
-        regions, _ = select_regions(candidates, o.shape[:2], s.scan_budget)
-        if product.any():
-            x, y, w, h = cv2.boundingRect(product.astype(np.uint8))
-            p = s.product_margin
-            regions.append((max(0, x - p), max(0, y - p), min(o.shape[1], x + w + p), min(o.shape[0], y + h + p)))
+        regions, _ = select_regions(text_candidates(o, s.gate_contrast, s.gate_min_glyph_height,
+                                                    s.gate_max_glyph_share, s.gate_min_glyphs, 1.0),
+                                    o.shape[:2], s.scan_budget)
         lines = read_text(o, regions, s.box_threshold, min(s.min_box_height, 6.0), min(s.min_box_area, 60.0),
-                          s.full_scan_share, 1.0)
+                          s.full_scan_share, s.original_scale, recognise=False)
         prepared = _Original(o, masks, lines)
         item.original_cache[key] = prepared
         return prepared
@@ -291,6 +287,10 @@ class TextCheck(Check):
         o_background = [b for b in orig.lines if _share(b, o_product) < s.product_overlap]
         out = []
         for b in found:
+            if _share(b, product_g) < s.product_overlap:
+                read_lines(orig.rgb, o_background)  # only now, when there is something to compare with
+                break
+        for b in found:
             if _share(b, product_g) >= s.product_overlap:
                 continue
             chars = sum(c.isalnum() for c in b.text)
@@ -319,8 +319,7 @@ class TextCheck(Check):
                 continue
             mask = _grow(orig.masks[index], s.product_margin)
             for b in orig.lines:
-                if (_share(b, mask) < s.product_overlap or b.confidence < s.min_original_confidence
-                        or sum(c.isalnum() for c in b.text) < s.min_chars):
+                if _share(b, mask) < s.product_overlap:
                     continue
                 quad = (np.hstack([b.quad, np.ones((4, 1), np.float32)]) @ m[:2].T).astype(np.float32)
                 mapped = TextBox(quad, b.det_score)
@@ -331,13 +330,19 @@ class TextCheck(Check):
                 if x0 < 0 or y0 < 0 or x1 > gw or y1 > gh:
                     continue  # cut by the frame: not comparable
                 corr = _correlation(orig.rgb, g, m, mapped.box)
-                if corr >= s.unchanged_correlation:
-                    reading, conf, d = b.text, b.confidence, 0.0
-                else:
-                    reading, conf = recognize(g, [_pad_quad(quad, 0.2 * mapped.height)])[0]
-                    d = edit_distance(b.text, reading)
-                    if d > s.edit_distance_threshold:
-                        reading, conf, d = self._search(g, quad, mapped.height, b.text, reading, conf, d)
+                if corr >= s.unchanged_correlation:  # same pixels: same text, nothing to read
+                    compared.append({"product": index + 1, "original": b.text if b.read else None,
+                                     "generated": None, "correlation": round(corr, 3), "distance": 0.0,
+                                     "height": round(mapped.height, 1), "box": [round(v, 1) for v in mapped.box],
+                                     "changed": False})
+                    continue
+                read_lines(orig.rgb, [b])  # kept in the cached original
+                if b.confidence < s.min_original_confidence or sum(c.isalnum() for c in b.text) < s.min_chars:
+                    continue
+                reading, conf = recognize(g, [_pad_quad(quad, 0.2 * mapped.height)])[0]
+                d = edit_distance(b.text, reading)
+                if d > s.edit_distance_threshold:
+                    reading, conf, d = self._search(g, quad, mapped.height, b.text, reading, conf, d)
                 compared.append({"product": index + 1, "original": b.text, "generated": reading,
                                  "confidence": round(conf, 3), "distance": round(d, 3),
                                  "correlation": round(corr, 3),
