@@ -92,7 +92,7 @@ class Placement:
 
 def measure_placement(rgb: np.ndarray, mask: np.ndarray, others: np.ndarray | None = None,
                       base_band: float = 0.08, contact_depth: float = 0.06, search_depth: float = 0.4,
-                      shadow_darkness: float = 0.08, edge_delta: float = 8.0,
+                      shadow_darkness: float = 0.1, edge_delta: float = 8.0,
                       frame_margin: float = 0.015) -> Placement:
     """Measure what lies under the product's base (see :class:`Placement`).
 
