@@ -161,7 +161,9 @@ def test_predictions_combine_every_gate_as_the_judge_does(judged: Path, demo_set
     assert gated, "the demo set has rows that fail below the threshold"
     predicted = predict(judged, demo_set, {"consistency": 0.5})
     rerun = tmp_path / "r.jsonl"
-    run_filter(demo_samples, rerun, Profile(checks={"consistency": {"threshold": 0.5}}), workers=2)
+    # the same profile as the judged results (every default check), only the threshold lowered
+    run_filter(demo_samples, rerun, Profile(checks={**Profile().checks, "consistency": {"threshold": 0.5}}),
+               workers=2)
     actual = {r["id"]: r["passed"] for r in read_results(rerun)}
     assert predicted == actual
     # without re-judging, rows whose other gates are unknown cannot be predicted at a lower threshold

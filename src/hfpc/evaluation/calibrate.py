@@ -191,9 +191,11 @@ def _prepare(results: str | Path, labels: str | Path, base_profile: str | Path |
 
     rows, _ = join_labels(results, labels)
     deciding = {n for r in rows for n in r["checks"] if not get_check_class(n).baseline}
-    names = sorted(n for n in set.intersection(*(set(r["checks"]) for r in rows)) if n in deciding)
+    # only checks with one threshold setting are calibrated; the others' verdicts stay as judged
+    names = sorted(n for n in set.intersection(*(set(r["checks"]) for r in rows))
+                   if n in deciding and "threshold" in get_check_class(n).Settings.model_fields)
     if not names:
-        raise HfpcError(f"{results}: the rows share no deciding check to calibrate")
+        raise HfpcError(f"{results}: the rows share no deciding check with a threshold to calibrate")
     checks = _checks(rows, names)
     judge = None
     if rejudge:
