@@ -61,7 +61,7 @@ class TextSettings(CheckSettings):
                                             "resized by this factor (its cost grows with the pixels it sees; "
                                             "0.5 of 512 is 256 px)")
     original_scale: float = Field(0.75, gt=0, le=2,
-                                  description="the detector sees the original's product region resized by this "
+                                  description="the detector sees the original's candidate regions resized by this "
                                               "factor (once per original: larger finds smaller print, at a cost)")
     gate_contrast: int = Field(40, ge=0, le=255,
                                description="edge strength (morphological gradient, 0-255) of glyph strokes; "
@@ -115,6 +115,14 @@ class TextSettings(CheckSettings):
                                          description="a product line whose pixels correlate at least this much "
                                                      "with the original's (normalised cross-correlation, 2 px "
                                                      "slack) is unchanged without reading it again")
+    change_block: int = Field(16, ge=4, description="side, in px, of the blocks in which the product's pixels are "
+                                                    "compared before any text on it is read")
+    change_correlation: float = Field(0.8, gt=0, le=1,
+                                      description="a product whose every textured block correlates at least this "
+                                                  "much with the original's (±1 px) kept its print: its text is not "
+                                                  "read at all (the common case costs no OCR)")
+    change_min_std: float = Field(6.0, ge=0, description="grey-level spread below which a block is flat (not "
+                                                         "compared)")
     min_garbled_height: float = Field(20.0, ge=1,
                                       description="a product line that reads differently but with a confidence "
                                                   "below garbled_confidence is claimed changed only when it is at "
@@ -130,7 +138,8 @@ class _Original:
 
     rgb: np.ndarray
     masks: list[np.ndarray]
-    lines: list[TextBox]
+    lines: list[TextBox] | None = None
+    """Found on first need (not at all when no product changed and the background has no text)."""
 
 
 class TextCheck(Check):
@@ -168,7 +177,7 @@ class TextCheck(Check):
         found = read_text(g, regions, s.box_threshold, s.min_box_height, s.min_box_area, s.full_scan_share,
                           s.detect_scale)
         artefacts = self._artefacts(found, product_g, orig, g.shape[:2])
-        compared, small = self._product_text(g, orig, placed)
+        compared, small, kept = self._product_text(g, orig, placed)
         changed = [c for c in compared if c["changed"]]
 
         gh, gw = g.shape[:2]
@@ -186,7 +195,8 @@ class TextCheck(Check):
             "unscanned_share": round(unscanned, 3),
             "background_lines": [b.details() for b in found if _share(b, product_g) < s.product_overlap],
             "artefacts": [b.details() for b in artefacts],
-            "original_lines": [b.details() for b in orig.lines],
+            "original_lines": None if orig.lines is None else [b.details() for b in orig.lines],
+            "products_kept": kept,
             "product_lines": [{k: v for k, v in c.items() if k != "quad"} for c in compared],
             "too_small_to_compare": small,
         }
@@ -195,12 +205,12 @@ class TextCheck(Check):
                              failure=findings[0].failure if findings else None, details=details,
                              findings=findings)
         where = item.artifact_path(self.name, PICTURE_SUFFIX)
-        if where is not None and (found or compared):
+        if where is not None and findings:  # passing pairs get none: encoding costs more than it tells
             from hfpc.consistency.heatmap import write_heatmap
 
             path, rel = where
             write_heatmap(path, render_boxes(g, product_g, found, artefacts, compared))
-            result.artifacts["boxes"] = rel
+            result.artifacts["picture"] = rel
         return result
 
     def _key(self) -> str:
@@ -220,14 +230,21 @@ class TextCheck(Check):
         o = downscale(item.original.rgb, s.max_side)
         masks = [cv2.resize(m.astype(np.uint8), o.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
                  for m in self._original_masks(item)]
-        regions, _ = select_regions(text_candidates(o, s.gate_contrast, s.gate_min_glyph_height,
-                                                    s.gate_max_glyph_share, s.gate_min_glyphs, 1.0),
-                                    o.shape[:2], s.scan_budget)
-        lines = read_text(o, regions, s.box_threshold, min(s.min_box_height, 6.0), min(s.min_box_area, 60.0),
-                          s.full_scan_share, s.original_scale, recognise=False)
-        prepared = _Original(o, masks, lines)
+        prepared = _Original(o, masks)
         item.original_cache[key] = prepared
         return prepared
+
+    def _lines(self, orig: _Original) -> list[TextBox]:
+        """The original's text lines (found once, read later and only where needed)."""
+        if orig.lines is None:
+            s = self.settings
+            o = orig.rgb
+            regions, _ = select_regions(text_candidates(o, s.gate_contrast, s.gate_min_glyph_height,
+                                                        s.gate_max_glyph_share, s.gate_min_glyphs, 1.0),
+                                        o.shape[:2], s.scan_budget)
+            orig.lines = read_text(o, regions, s.box_threshold, s.min_box_height, s.min_box_area,
+                                   s.full_scan_share, s.original_scale, recognise=False)
+        return orig.lines
 
     def _original_masks(self, item: JudgeItem) -> list[np.ndarray]:
         """The product masks of the original: the consistency check's segmentation when it ran, else our own."""
@@ -284,15 +301,13 @@ class TextCheck(Check):
         for m in orig.masks:
             o_product |= m
         o_product = _grow(o_product, s.product_margin)
-        o_background = [b for b in orig.lines if _share(b, o_product) < s.product_overlap]
+        background = [b for b in found if _share(b, product_g) < s.product_overlap]
+        if not background:
+            return []
+        o_background = [b for b in self._lines(orig) if _share(b, o_product) < s.product_overlap]
+        read_lines(orig.rgb, o_background)  # only now, when there is something to compare with
         out = []
-        for b in found:
-            if _share(b, product_g) < s.product_overlap:
-                read_lines(orig.rgb, o_background)  # only now, when there is something to compare with
-                break
-        for b in found:
-            if _share(b, product_g) >= s.product_overlap:
-                continue
+        for b in background:
             chars = sum(c.isalnum() for c in b.text)
             readable = b.confidence >= s.garbled_confidence and chars >= s.min_chars
             x0, y0, x1, y1 = b.box
@@ -308,17 +323,26 @@ class TextCheck(Check):
         return out
 
     def _product_text(self, g: np.ndarray, orig: _Original,
-                      placed: dict[int, tuple[np.ndarray, np.ndarray]]) -> tuple[list[dict[str, Any]], int]:
-        """Each legible product line of the original against the same place in the generated image."""
+                      placed: dict[int, tuple[np.ndarray, np.ndarray]]) -> tuple[list[dict[str, Any]], int, list[int]]:
+        """Each legible product line of the original against the same place in the generated image.
+
+        A product whose pixels kept their pattern block by block is skipped (its print, text
+        included, is unchanged); the third value lists those products (1-based).
+        """
         s = self.settings
         compared: list[dict[str, Any]] = []
         small = 0
+        kept = []
         gh, gw = g.shape[:2]
-        for index, (m, _) in placed.items():
+        for index, (m, located) in placed.items():
             if index >= len(orig.masks):
                 continue
+            if _changed_blocks(orig.rgb, g, m, located, s.change_block, s.change_correlation,
+                               s.change_min_std) == 0:
+                kept.append(index + 1)
+                continue
             mask = _grow(orig.masks[index], s.product_margin)
-            for b in orig.lines:
+            for b in self._lines(orig):
                 if _share(b, mask) < s.product_overlap:
                     continue
                 quad = (np.hstack([b.quad, np.ones((4, 1), np.float32)]) @ m[:2].T).astype(np.float32)
@@ -349,7 +373,7 @@ class TextCheck(Check):
                                  "height": round(mapped.height, 1), "box": [round(v, 1) for v in mapped.box],
                                  "changed": d > s.edit_distance_threshold and (
                                      conf >= s.garbled_confidence or mapped.height >= s.min_garbled_height)})
-        return compared, small
+        return compared, small, kept
 
     def _search(self, g: np.ndarray, quad: np.ndarray, height: float, text: str, reading: str, conf: float,
                 d: float) -> tuple[str, float, float]:
@@ -379,6 +403,51 @@ def _consistency_prepared(item: JudgeItem) -> tuple[np.ndarray, list[np.ndarray]
         if k.startswith("consistency:") and not k.endswith(":features") and isinstance(v, tuple) and len(v) == 3:
             return v
     return None
+
+
+def _changed_blocks(o: np.ndarray, g: np.ndarray, m: np.ndarray, located: np.ndarray, block: int,
+                    min_corr: float, min_std: float) -> int:
+    """Blocks of the located product whose pixels no longer follow the original's pattern.
+
+    The original is mapped into the generated frame by ``m``; in each ``block``-px block that is
+    wholly inside the product and textured in either image, the normalised cross-correlation of the grey
+    levels (best of ±1 px shifts: the location is not exact) below ``min_corr`` counts as a
+    change. Lighting changes scale and shift grey levels, which correlation ignores; redrawn print
+    does not survive it. A product too small for one block counts as changed (read it instead).
+    """
+    x, y, w, h = cv2.boundingRect(located.astype(np.uint8))
+    nbx, nby = w // block, h // block
+    if nbx == 0 or nby == 0:
+        return 1
+    w, h = nbx * block, nby * block
+    shift = m[:2].astype(np.float64).copy()
+    shift[:, 2] -= [x, y]
+    a = cv2.warpAffine(cv2.cvtColor(o, cv2.COLOR_RGB2GRAY), shift, (w, h), flags=cv2.INTER_LINEAR).astype(np.float32)
+    inside = cv2.warpAffine(np.ones(o.shape[:2], np.uint8), shift, (w, h), flags=cv2.INTER_NEAREST) > 0
+    inside &= located[y:y + h, x:x + w]
+    inside = cv2.erode(inside.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # the outline mixes in background
+    gpad = cv2.copyMakeBorder(cv2.cvtColor(g, cv2.COLOR_RGB2GRAY), 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+    gpad = gpad.astype(np.float32)
+
+    def blocks(v: np.ndarray) -> np.ndarray:
+        return v.reshape(nby, block, nbx, block).mean(axis=(1, 3))
+
+    ma, maa = blocks(a), blocks(a * a)
+    va = np.maximum(maa - ma * ma, 0.0)
+    best = np.full((nby, nbx), -1.0, np.float32)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            b = gpad[y + dy:y + dy + h, x + dx:x + dx + w]
+            mb, mbb, mab = blocks(b), blocks(b * b), blocks(a * b)
+            vb = np.maximum(mbb - mb * mb, 0.0)
+            best = np.maximum(best, (mab - ma * mb) / np.sqrt(va * vb + 1e-6))
+            if dy == dx == 1:
+                v_aligned = vb
+    flat_a, flat_b = np.sqrt(va) <= min_std, np.sqrt(v_aligned) <= min_std
+    covered = blocks(inside.astype(np.float32)) > 0.99
+    # a flat block that stays flat is no evidence; one that gains texture, or loses its pattern, is
+    changed = np.where(flat_a, ~flat_b, best < min_corr)
+    return int((covered & changed).sum())
 
 
 def _correlation(o: np.ndarray, g: np.ndarray, m: np.ndarray, box: tuple[float, float, float, float],
