@@ -37,7 +37,7 @@ def demo(
     by_kind: dict[str, list[dict]] = defaultdict(list)
     for row in read_results(results):
         by_kind[kinds[row["id"]]].append(row)
-    t = Table(title="hfpc demo — consistency check per kind of generated image", title_justify="left")
+    t = Table(title="hfpc demo — default profile per kind of generated image", title_justify="left")
     for col in ("kind", "reviewer label", "n", "flagged", "share flagged"):
         t.add_column(col, justify="right" if col in ("n", "flagged", "share flagged") else "left")
     for kind in sorted(by_kind, key=lambda k: (labels[by_kind[k][0]["id"]] != 1, k)):
@@ -46,8 +46,9 @@ def demo(
         label = "pass" if labels[rows[0]["id"]] == 1 else "fail"
         t.add_row(kind, label, str(len(rows)), str(flagged), f"{flagged / len(rows):.0%}")
     console.print(t)
-    console.print("Product-level defects (altered, missing, replaced) should be flagged; good and "
-                  "moved-but-preserved images should pass. Floating, indistinct and text-artefact "
-                  "images keep the product intact, so the consistency check passes them: they need "
-                  "the reward and taxonomy checks.")
+    console.print("Every defect kind should be flagged and good and moved-but-preserved images should "
+                  "pass. The default profile checks the product itself (consistency: altered, missing, "
+                  "replaced, grown shapes), its printed text and text in the background (text), whether "
+                  "it rests on something and has a plausible size (placement: floating, size_mismatch) "
+                  "and whether it stands out from its background (distinct: indistinct).")
     console.print(f"results: [bold]{results}[/]\nreport:  [bold]{report}[/] (open it in a browser)")
