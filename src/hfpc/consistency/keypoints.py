@@ -35,6 +35,10 @@ def _features(gray: np.ndarray, mask: np.ndarray | None, n: int, f: float,
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
         if mask is not None:
             mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    # OpenCV's SIFT is several times slower on large bright flat areas (white studio backdrops)
+    # than on dark ones; every image is seen as its negative, which has the same keypoints, and
+    # since both sides of a match are negated, the same matches
+    gray = cv2.bitwise_not(gray)
     sift = cv2.SIFT_create(nfeatures=n, contrastThreshold=0.02)
     m = None if mask is None else (mask.astype(np.uint8) * 255)
     kp, desc = sift.detectAndCompute(gray, m)
