@@ -201,7 +201,7 @@ class TextCheck(Check):
             "too_small_to_compare": small,
         }
         result = CheckResult(check=self.name, passed=passed, value=float(len(findings)), threshold=0.0,
-                             higher_is_better=False, explanation=_explain(artefacts, compared, changed, small),
+                             higher_is_better=False, explanation=_explain(artefacts, compared, changed, small, kept),
                              failure=findings[0].failure if findings else None, details=details,
                              findings=findings)
         where = item.artifact_path(self.name, PICTURE_SUFFIX)
@@ -518,7 +518,7 @@ def _artefact_sentence(b: TextBox, s: TextSettings) -> str:
 
 
 def _explain(artefacts: list[TextBox], compared: list[dict[str, Any]], changed: list[dict[str, Any]],
-             small: int) -> str:
+             small: int, kept_products: list[int]) -> str:
     parts = []
     if changed:
         c = max(changed, key=lambda c: c["distance"])
@@ -530,8 +530,12 @@ def _explain(artefacts: list[TextBox], compared: list[dict[str, Any]], changed: 
                      f"({words})")
     if parts:
         return "; ".join(parts)
-    kept = f"the product's text is unchanged ({len(compared)} line{'s' if len(compared) != 1 else ''} compared)" \
-        if compared else "no product text to compare"
+    if compared:
+        kept = f"the product's text is unchanged ({len(compared)} line{'s' if len(compared) != 1 else ''} compared)"
+    elif kept_products:
+        kept = "the product's print is unchanged (its pixels kept their pattern)"
+    else:
+        kept = "no product text to compare"
     if small:
         kept += f", {small} line{'s' if small > 1 else ''} too small to compare at the generated scale"
     return f"no text in the background; {kept}"
