@@ -11,6 +11,9 @@ generated image), everything pinned to one CPU core:
       writing — once more with ``--no-heatmaps`` to show what the heatmaps cost, and once on a
       one-row manifest to show the fixed start-up cost.
 
+Part (c): the default profile's checks in-process, CPU time per pair for decoding and for each
+check (where the time goes).
+
 pairs/s is pairs per wall-clock second; pairs/CPU-s is pairs per second of CPU time (user +
 system) and is steadier on a busy machine. The heatmap share is the part of the whole run's
 time that the heatmaps add (with minus without, over with).
@@ -161,7 +164,50 @@ def whole_run(n: int, seed: int, root: Path, repeat: int) -> None:
     print(f"heatmaps' share of the whole run: {100 * share_cpu:.0f} % of CPU time, {100 * share_wall:.0f} % of "
           f"wall time (with − without heatmaps); {100 * share_all:.0f} % of CPU time rendering + encoding, "
           f"{100 * share_enc:.0f} % encoding + writing (timed apart)")
+    p = ctx.Process(target=_per_check, args=(str(manifest), q))
+    p.start()
+    c = q.get()
+    p.join()
+    print(f"\n(c) where the time goes, Judge in-process with the default profile "
+          f"({', '.join(k for k in c['spent'] if k != 'decoding')}), no pictures: CPU ms per pair")
+    for name, sec in c["spent"].items():
+        print(f"    {name:20s} {1000 * sec / c['n']:7.1f}")
+    print(f"    {'total':20s} {1000 * c['total'] / c['n']:7.1f}   ({c['n'] / c['total']:.1f} pairs/CPU-s)")
     print("target: >= 20 pairs/s per core at 512×512 for the whole run with the defaults")
+
+
+def _per_check(manifest: str, q: mp.Queue) -> None:
+    """(c): where the time of the default profile goes: decoding and each check, CPU time per pair."""
+    _one_core()
+    import cv2
+
+    cv2.setNumThreads(1)
+    from hfpc import Judge, read_manifest
+
+    samples = read_manifest(manifest)
+    judge = Judge()
+    judge.judge_many(samples[:1])  # warm-up: imports, OCR models, first allocations
+    judge._cache.clear()
+    spent = {"decoding": 0.0, **{c.name: 0.0 for c in judge.checks}}
+    for check in judge.checks:
+        def timed(items, _run=check.run_batch, _name=check.name):
+            c0 = _cpu()
+            out = _run(items)
+            spent[_name] += _cpu() - c0
+            return out
+        check.run_batch = timed
+    load = judge._item
+
+    def timed_item(sample):
+        c0 = _cpu()
+        out = load(sample)
+        spent["decoding"] += _cpu() - c0
+        return out
+    judge._item = timed_item
+    c0 = _cpu()
+    for i in range(0, len(samples), 8):
+        judge.judge_many(samples[i:i + 8])
+    q.put({"total": _cpu() - c0, "n": len(samples), "spent": spent})
 
 
 def _bench(size: int, n: int, seed: int, root: str, q: mp.Queue, per_original: int = 1) -> None:
