@@ -161,6 +161,26 @@ def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sample:
     return Sample("s1", str(tmp_path / "o.png"), str(tmp_path / "g.png"))
 
 
+def test_a_text_change_names_the_product_whose_pixels_changed_only_by_it() -> None:
+    text = Reason("text", "text_changed", "product_text_changed", "reads GL0W", product=1)
+    local = Reason("consistency", "changed_locally", "product_altered", "changed locally", product=1)
+    structure = Reason("consistency", "structure", "product_altered", "changed structure", product=1)
+    outline = Reason("consistency", "outline", "product_altered", "changed outline", product=1)
+    colours = Reason("consistency", "colours", "product_altered", "changed colours", product=1)
+    other = Reason("consistency", "changed_locally", "product_altered", "changed locally", product=2)
+    assert main_failure([local, structure, text]) == "product_text_changed"
+    assert main_failure([r.to_dict() for r in (local, structure, text)]) == "product_text_changed"
+    # a reshaped or recoloured product with garbled words is altered
+    assert main_failure([local, outline, text]) == "product_altered"
+    assert main_failure([colours, text]) == "product_altered"
+    # another product's change is not explained by this product's words
+    assert main_failure([other, text]) == "product_altered"
+    assert main_failure([local]) == "product_altered"
+    # product damage of other kinds still comes first
+    missing = Reason("consistency", "not_found", "product_missing", "missing", product=2)
+    assert main_failure([local, text, missing]) == "product_missing"
+
+
 def test_verdict_reasons_and_failure_from_any_check(pair: Sample) -> None:
     v = Judge(Profile(checks={"t_bare": {}, "t_floats": {}, "t_baseline": {}})).judge(pair)
     assert v.passed is False and v.failure == "floating"

@@ -5,7 +5,9 @@ resolution), with no model weights:
 
 - :func:`measure_placement` — does the product rest on something? It follows the luminance
   straight below the product's base (its lowest pixels) for a contact shadow or a surface edge,
-  and measures the product's share of the frame.
+  and measures the product's share of the frame;
+  :func:`support_neighbours` finds objects standing on the same support line beside it (their
+  height against the product's is a cue to the scene's scale).
 - :func:`measure_distinct` — does the product stand out? CIELAB contrast across its outline,
   texture similarity of product and surroundings (uniform LBP histograms) and its share of the
   image's spectral-residual salience.
@@ -167,6 +169,63 @@ def _detrended_std(vals: np.ndarray, profile: np.ndarray) -> float:
     return float(np.nanstd(vals - trend[:, None]))
 
 
+@dataclass
+class Neighbour:
+    """An object standing on the product's support line beside it (working-resolution measures).
+
+    ``height_ratio`` is its height over the product's; ``width`` its width in product heights;
+    ``fill`` the share of its bounding box it covers (solid furniture ≈ 1, a chair's legs less);
+    ``cut_by_frame`` True when it touches the image's left or right edge (its size is unknown).
+    """
+
+    height_ratio: float
+    width: float
+    fill: float
+    cut_by_frame: bool
+    box: Box
+
+
+def support_neighbours(rgb: np.ndarray, mask: np.ndarray, others: np.ndarray | None = None,
+                       delta_e: float = 14.0, reach: float = 1.3, base_tolerance: float = 0.06,
+                       min_height: float = 0.2) -> list[Neighbour]:
+    """Objects beside the product whose base is on the product's support line.
+
+    Each row from ``reach`` product heights above the product's base down to the base is
+    compared with that row's median colour outside the products (the wall, floor or backdrop
+    behind): pixels more than ``delta_e`` (ΔE*ab) away from it are object pixels. Connected
+    objects whose lowest row is within ``base_tolerance`` of the product's height from its base,
+    at least ``min_height`` of its height tall and not reaching the top of that band (taller
+    than the band, or cut by the frame's top) are returned. The product's size relative to them
+    is the scene's scale cue.
+    """
+    if not mask.any():
+        raise ValueError("the product mask is empty")
+    H, W = mask.shape
+    ys = np.nonzero(mask)[0]
+    y1 = int(ys.max())
+    h = y1 - int(ys.min()) + 1
+    top, bot = max(0, int(y1 - reach * h)), min(H, int(y1 + base_tolerance * h) + 1)
+    occupied = mask if others is None else (mask | others)
+    keep_out = cv2.dilate(occupied.astype(np.uint8), _disk(max(2, int(0.06 * h)))).astype(bool)[top:bot]
+    sub = lab(cv2.GaussianBlur(rgb[top:bot], (3, 3), 0))
+    ref = np.empty((bot - top, 3), np.float32)
+    for i in range(bot - top):
+        px = sub[i][~keep_out[i]]
+        ref[i] = np.median(px, 0) if len(px) else sub[i].mean(0)
+    obj = (np.linalg.norm(sub - ref[:, None, :], axis=2) > delta_e) & ~keep_out
+    obj = cv2.morphologyEx(obj.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(obj, connectivity=8)
+    out = []
+    for x, y, w, hh, area in stats[1:n]:
+        base = top + y + hh - 1
+        if abs(base - y1) > base_tolerance * h or y == 0 or hh < min_height * h:
+            continue
+        out.append(Neighbour(height_ratio=float(hh / h), width=float(w / h), fill=float(area / (w * hh)),
+                             cut_by_frame=bool(x == 0 or x + w == W),
+                             box=(x / W, (top + y) / H, (x + w) / W, (base + 1) / H)))
+    return out
+
+
 # ----------------------------------------------------------------------------- distinctiveness
 
 @dataclass
@@ -190,6 +249,8 @@ class Distinct:
     salience_share: float
     weak_box: Box | None
     box: Box
+    colour_delta_e76: float = NO_SURROUNDINGS
+    chroma: float = 0.0
 
 
 def _uniform_table() -> np.ndarray:
@@ -299,8 +360,12 @@ def measure_distinct(rgb: np.ndarray, mask: np.ndarray, ring: float = 0.06,
         contrast, weak_share, weak_box = NO_SURROUNDINGS, 0.0, None
     # texture: uniform LBP (rotation invariant, 10 bins) inside vs a wider ring outside
     around = cv2.dilate(m8, _disk(3 * r)).astype(bool) & ~mask
-    colour = float(deltaE_ciede2000(np.median(im[mask], 0)[None], np.median(im[around], 0)[None])[0]) \
-        if around.any() else NO_SURROUNDINGS
+    colour, colour76, chroma = NO_SURROUNDINGS, NO_SURROUNDINGS, 0.0
+    if around.any():
+        p_med, b_med = np.median(im[mask], 0), np.median(im[around], 0)
+        colour = float(deltaE_ciede2000(p_med[None], b_med[None])[0])
+        colour76 = float(np.linalg.norm(p_med - b_med))
+        chroma = float(min(np.hypot(*p_med[1:]), np.hypot(*b_med[1:])))
     # (at most texture_side px across: fine texture needs no more, and LBP is the costly part)
     gray = downscale(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), texture_side)
     lbp = uniform_lbp(gray)
@@ -310,7 +375,7 @@ def measure_distinct(rgb: np.ndarray, mask: np.ndarray, ring: float = 0.06,
     texture = float(np.minimum(hi / max(hi.sum(), 1), ho / max(ho.sum(), 1)).sum()) if ho.sum() else 0.0
     return Distinct(contrast=contrast, colour_contrast=colour, weak_share=weak_share, texture_similarity=texture,
                     salience_ratio=ratio, salience_share=share, weak_box=weak_box,
-                    box=full_box)
+                    box=full_box, colour_delta_e76=colour76, chroma=chroma)
 
 
 # ----------------------------------------------------------------------------- where the products are

@@ -182,11 +182,39 @@ def reasons_of(checks: Iterable[CheckResult], ignore: Iterable[str] = ()) -> lis
     return out
 
 
+PRINT_CODES: frozenset[str] = frozenset({"changed", "changed_locally", "structure", "print"})
+"""Codes of the consistency check's product_altered findings that a change of the product's
+printed words explains by itself: pixels inside the product changed, its outline and colours
+did not (see :func:`main_failure`)."""
+
+
+def _field(r: Reason | Mapping[str, Any], key: str) -> Any:
+    return getattr(r, key) if isinstance(r, Reason) else r.get(key)
+
+
+def _failure(r: Reason | Mapping[str, Any]) -> str:
+    return r.failure if isinstance(r, Reason) else normalize(r.get("failure")) or FAILED_CHECK
+
+
 def main_failure(reasons: Iterable[Reason | Mapping[str, Any]]) -> str | None:
     """The most significant failure code among ``reasons`` (None when there are none).
 
-    Ties keep the first reason, so the Profile's check order breaks them.
+    Ties keep the first reason, so the Profile's check order breaks them. One exception to
+    :data:`SEVERITY`: when a product's words were read as changed (``product_text_changed``) and
+    every ``product_altered`` reason of that same product is a change of pixels inside it
+    (:data:`PRINT_CODES`), those reasons are the text change seen by the pixel comparison, and
+    the product is named ``product_text_changed``. A changed outline, proportions or colours on
+    the same product keep ``product_altered`` (a garbled logo on a reshaped product is altered).
     """
-    codes = [r.failure if isinstance(r, Reason) else normalize(r.get("failure")) or FAILED_CHECK
-             for r in reasons]
+    reasons = list(reasons)
+    codes = [_failure(r) for r in reasons]
+    text_on = {_field(r, "product") for r, c in zip(reasons, codes) if c == "product_text_changed"}
+    if text_on:
+        altered: dict[Any, list[str]] = {}
+        for r, c in zip(reasons, codes):
+            if c == "product_altered":
+                altered.setdefault(_field(r, "product"), []).append(str(_field(r, "code") or ""))
+        explained = {p for p, cs in altered.items() if p in text_on and all(x in PRINT_CODES for x in cs)}
+        codes = ["product_text_changed" if c == "product_altered" and _field(r, "product") in explained else c
+                 for r, c in zip(reasons, codes)]
     return min(codes, key=rank, default=None)

@@ -84,6 +84,30 @@ def test_measures_order_close_and_far_colours() -> None:
     assert near.salience_ratio < far.salience_ratio
 
 
+def test_saturated_product_on_its_own_hue_is_indistinct() -> None:
+    """A saturated red bottle on a red backdrop a little lighter and yellower: CIEDE2000 sees more than 6 units,
+    ΔE*ab sees the same hue at about the same lightness, and the same-hue rule names it."""
+    rgb, mask = scene(product=(190, 40, 40), background=(210, 70, 40))
+    r = DistinctCheck(DistinctSettings()).run(item_for(rgb, [mask]))
+    d = r.details["products"][0]
+    assert d["colour_delta_e"] > DistinctSettings().min_colour_delta_e  # the older rule alone passes it
+    assert d["chroma"] >= 20 and d["colour_delta_e76"] <= 17
+    assert not r.passed and "hue and lightness of its surroundings" in r.findings[0].sentence
+    assert DistinctCheck(DistinctSettings(max_same_hue_delta_e=None)).run(item_for(rgb, [mask])).passed
+
+
+@pytest.mark.parametrize(("product", "background"), [
+    ((190, 40, 40), (120, 20, 25)),  # same hue, much darker backdrop: stands out by lightness
+    ((200, 60, 40), (40, 90, 200)),  # another hue
+    ((120, 120, 125), (135, 135, 140)),  # greyish, 6+ apart: the same-hue rule needs chroma
+])
+def test_same_hue_rule_needs_saturation_and_close_lightness(product: tuple[int, int, int],
+                                                             background: tuple[int, int, int]) -> None:
+    rgb, mask = scene(product=product, background=background)
+    r = DistinctCheck(DistinctSettings(min_colour_delta_e=0.1)).run(item_for(rgb, [mask]))
+    assert r.passed, r.details
+
+
 def test_optional_salience_gate() -> None:
     rgb, mask = scene(product=(125, 143, 172))
     r = DistinctCheck(DistinctSettings(salient_ratio=1e-6)).run(item_for(rgb, [mask]))
@@ -116,12 +140,12 @@ def _synthetic(kind: str, seed: int) -> JudgeItem:
 
 
 def test_synthetic_good_images_pass_and_some_indistinct_are_caught() -> None:
-    """The default thresholds are conservative: no clear product fails; blending ones often do."""
+    """No clear product fails; nearly every blending one does (the target is 90 %)."""
     c = DistinctCheck(DistinctSettings())
     good = [c.run(_synthetic(k, seed)) for k in ("good", "moved") for seed in range(3)]
     assert all(r.passed for r in good), [r.explanation for r in good]
     blended = [c.run(_synthetic("indistinct", seed)) for seed in range(6)]
-    assert sum(not r.passed for r in blended) >= 2, [r.details for r in blended]
+    assert sum(not r.passed for r in blended) >= 5, [r.details for r in blended]
 
 
 GOOD_ROWS = ("osi_box_insertanything", "mos_gwagon_finetuned", "icl_angel_neon")

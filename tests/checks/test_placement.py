@@ -23,6 +23,7 @@ from hfpc.consistency.config import ConsistencySettings
 from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE
 from hfpc.data.images import LoadedImage, load_image, read_mask
 from hfpc.data.synth import make_sample
+from hfpc.scene import support_neighbours
 from hfpc.types import Sample
 
 S = 512
@@ -136,6 +137,44 @@ def test_frame_share_bounds_and_category_prior() -> None:
     assert r.details["category"] == "sofa"
     assert check(category_shares=priors).run(item_for(rgb, [mask], meta={"category": "mug"})).passed
     assert not check(category_shares=priors).run(item_for(rgb, [mask], meta={"category": "Sofa"})).passed
+
+
+def with_neighbour(height: int, x0: int = 360, x1: int = 460,
+                   base: int = int(0.8 * S)) -> tuple[np.ndarray, np.ndarray]:
+    """The resting product of :func:`scene` with a solid block (a cabinet, front view) beside it."""
+    rgb, mask = scene()
+    cv2.rectangle(rgb, (x0, base - height), (x1, base), (90, 70, 50), -1)
+    return rgb, mask
+
+
+def test_support_neighbours_measures_the_block_beside_the_product() -> None:
+    rgb, mask = with_neighbour(100)
+    (n,) = support_neighbours(rgb, mask)
+    assert 0.45 < n.height_ratio < 0.56 and n.fill > 0.9 and not n.cut_by_frame
+    assert 0.45 < n.width < 0.56 and 0.68 < n.box[0] < 0.72
+    assert support_neighbours(*scene()) == []
+
+
+def test_a_shorter_solid_neighbour_on_the_same_line_is_a_size_mismatch_when_enabled() -> None:
+    rgb, mask = with_neighbour(100)  # half the product's height
+    assert check().run(item_for(rgb, [mask])).passed  # off by default
+    r = check(neighbour_max_ratio=0.9).run(item_for(rgb, [mask]))
+    assert [f.failure for f in r.findings] == ["size_mismatch"]
+    assert "2.0 times as tall as the solid object beside it" in r.findings[0].sentence
+    assert r.details["products"][0]["neighbours"] == [pytest.approx(0.5, abs=0.06)]
+
+
+@pytest.mark.parametrize(("height", "x1", "base"), [
+    (190, 460, int(0.8 * S)),  # about the product's height: plausible
+    (300, 460, int(0.8 * S)),  # taller than the product
+    (100, S, int(0.8 * S)),  # cut by the frame: its real size is unknown
+    (100, 460, int(0.6 * S)),  # on another support line (a shelf behind)
+    (40, 460, int(0.8 * S)),  # too low to compare (a book, a skirting board)
+])
+def test_neighbours_that_say_nothing_about_scale_pass(height: int, x1: int, base: int) -> None:
+    rgb, mask = with_neighbour(height, x1=x1, base=base)
+    r = check(neighbour_max_ratio=0.9).run(item_for(rgb, [mask]))
+    assert r.passed, r.explanation
 
 
 def test_inverted_share_bounds_are_rejected() -> None:

@@ -29,6 +29,15 @@ class DistinctSettings(CheckSettings):
         "median CIEDE2000 across the product's outline (inner vs outer ring, measured locally) "
         "below which its outline is weak; a product is indistinct when both its colour and its "
         "outline fall below their thresholds"))
+    max_same_hue_delta_e: float | None = Field(17.0, ge=0, description=(
+        "a saturated product is also indistinct when its median colour and that of its surroundings "
+        "are both at least min_chroma saturated and lie within this plain CIELAB distance (ΔE*ab "
+        "1976) of each other: the same hue at about the same lightness (CIEDE2000 shrinks such "
+        "differences between saturated colours); None turns this off"))
+    min_chroma: float = Field(20.0, ge=0, description=(
+        "chroma (C*ab) that both the product's and its surroundings' median colours need for the "
+        "same-hue rule; greyish products are judged by the CIEDE2000 rule alone, as light and "
+        "shade, not hue, set them apart"))
     weak_delta_e: float = Field(10.0, ge=0, description=(
         "CIEDE2000 across the outline below which a stretch of it counts as weak (its box is the "
         "finding's box; the weak share is reported)"))
@@ -76,24 +85,33 @@ class DistinctCheck(Check):
             assert part.mask is not None
             d = measure_distinct(g, part.mask, ring=s.ring, weak_delta_e=s.weak_delta_e, salience=sal)
             worst = min(worst, d.colour_contrast)
-            blends = d.colour_contrast < s.min_colour_delta_e and d.contrast < s.min_boundary_delta_e
+            weak = d.colour_contrast < s.min_colour_delta_e and d.contrast < s.min_boundary_delta_e
+            same_hue = (s.max_same_hue_delta_e is not None and d.chroma >= s.min_chroma
+                        and d.colour_delta_e76 <= s.max_same_hue_delta_e)
+            blends = weak or same_hue
             if blends and s.salient_ratio is not None and d.salience_ratio >= s.salient_ratio:
                 blends = False
             if blends and s.max_texture_similarity is not None and d.texture_similarity < s.max_texture_similarity:
                 blends = False
             details["products"].append({
                 "product": part.index + 1, "colour_delta_e": round(d.colour_contrast, 2),
+                "colour_delta_e76": round(d.colour_delta_e76, 2), "chroma": round(d.chroma, 1),
                 "boundary_delta_e": round(d.contrast, 2), "weak_share": round(d.weak_share, 3),
                 "texture_similarity": round(d.texture_similarity, 3),
                 "salience_ratio": round(d.salience_ratio, 3), "salience_share": round(d.salience_share, 4),
                 "indistinct": blends})
             if blends:
                 name = f"product {part.index + 1}" if many else "the product"
+                if weak:
+                    how = (f"its colour differs from its surroundings by ΔE2000 {d.colour_contrast:.1f} "
+                           f"(< {s.min_colour_delta_e:g}) and its outline by {d.contrast:.1f} "
+                           f"(< {s.min_boundary_delta_e:g})")
+                else:
+                    how = (f"it has the hue and lightness of its surroundings (ΔE*ab {d.colour_delta_e76:.1f} "
+                           f"≤ {s.max_same_hue_delta_e:g}, both of chroma ≥ {s.min_chroma:g})")
                 findings.append(Finding(
                     "blends_in", "indistinct",
-                    f"{name} blends into its background: its colour differs from its surroundings by "
-                    f"ΔE2000 {d.colour_contrast:.1f} (< {s.min_colour_delta_e:g}) and its outline by "
-                    f"{d.contrast:.1f} (< {s.min_boundary_delta_e:g}); {100 * d.weak_share:.0f} % of the "
+                    f"{name} blends into its background: {how}; {100 * d.weak_share:.0f} % of the "
                     f"outline is weak, and it holds {100 * d.salience_share:.0f} % of the image's salience "
                     f"for {100 * float(part.mask.mean()):.0f} % of its area",
                     "outline", part.index + 1, d.weak_box or d.box))

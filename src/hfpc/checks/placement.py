@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from hfpc.checks.base import Check, JudgeItem
 from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE, HEATMAP_SUFFIX, write_heatmap
-from hfpc.scene import Placement, draw_findings, measure_placement, products_in_scene
+from hfpc.scene import Neighbour, Placement, draw_findings, measure_placement, products_in_scene, support_neighbours
 from hfpc.settings import CheckSettings
 from hfpc.types import CheckResult, Finding
 
@@ -54,6 +54,21 @@ class PlacementSettings(CheckSettings):
         "per-category (min, max) share of the frame, none by default; e.g. category_shares = "
         "{ sofa = [0.08, 0.7], ring = [0.001, 0.2] }. The category is the sample's meta \"category\", "
         "else the first key that is a word of its caption; it replaces min_share and max_share"))
+    neighbour_max_ratio: float | None = Field(None, gt=0, le=1, description=(
+        "when set, size_mismatch also when a solid object stands on the product's support line "
+        "beside it (its base within 6 % of the product's height of the product's base) and is "
+        "shorter than the product: between neighbour_min_ratio and this share of its height, "
+        "as a sofa, cabinet or table half a bottle's height. Off by default: a shorter prop beside a "
+        "product (its box beside a perfume bottle) is common in good ads, and without a model the "
+        "check cannot tell furniture from props; set it for scenes whose neighbours are furniture"))
+    neighbour_min_ratio: float = Field(0.3, gt=0, le=1, description=(
+        "objects beside the product lower than this share of its height are not compared (a "
+        "skirting board, a book, pebbles)"))
+    neighbour_min_fill: float = Field(0.8, ge=0, le=1, description=(
+        "share of its bounding box a neighbour must cover to be compared: solid objects only, whose "
+        "outline was found whole (a detection with holes may be part of something larger)"))
+    neighbour_min_width: float = Field(0.25, ge=0, description=(
+        "width, in product heights, a neighbour must have to be compared (not a pole or a lone leg)"))
     judge_rejected: bool = Field(False, description=(
         "also judge products that the consistency check found but rejected as altered or replaced "
         "(their located position is often wrong, and the pair is rejected already)"))
@@ -100,6 +115,11 @@ class PlacementCheck(Check):
                 and (p.gap is None or p.gap >= s.min_gap)
                 and p.below_texture < s.max_empty_texture)
 
+    def _compared(self, n: Neighbour) -> bool:
+        """A neighbour whose size is a scale cue: solid, wide enough and wholly in the frame."""
+        s = self.settings
+        return not n.cut_by_frame and n.fill >= s.neighbour_min_fill and n.width >= s.neighbour_min_width
+
     def run(self, item: JudgeItem) -> CheckResult:
         """Measure every found product; fail on the first floating or implausibly sized one."""
         s = self.settings
@@ -145,6 +165,18 @@ class PlacementCheck(Check):
                                 f"of its height below its base")
                 findings.append(Finding("no_support", "floating", sentence, "below the product",
                                         part.index + 1, m.gap_box))
+            if s.neighbour_max_ratio is not None:
+                near = [n for n in support_neighbours(g, part.mask, others, min_height=s.neighbour_min_ratio)
+                        if self._compared(n)]
+                details["products"][-1]["neighbours"] = [round(n.height_ratio, 2) for n in near]
+                low = [n for n in near if n.height_ratio <= s.neighbour_max_ratio]
+                if low:
+                    n = min(low, key=lambda x: x.height_ratio)
+                    findings.append(Finding(
+                        "smaller_neighbour", "size_mismatch",
+                        f"{name} stands {1 / n.height_ratio:.1f} times as tall as the solid object beside it on "
+                        f"the same support line ({_pct(n.height_ratio)} of its height, at most "
+                        f"{_pct(s.neighbour_max_ratio)} allowed)", "beside the product", part.index + 1, n.box))
             if not lo <= m.frame_share <= hi:
                 what = f"a {cat}" if cat else "a product"
                 bound = f"at least {_pct(lo)}" if m.frame_share < lo else f"at most {_pct(hi)}"
