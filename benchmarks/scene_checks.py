@@ -6,6 +6,7 @@ many samples each check failed, and the CPU time each check took per pair (time.
 one process). ``--rows`` prints every row's measures.
 
     python benchmarks/scene_checks.py MANIFEST [--rows] [--only floating,indistinct,good,moved] [--judge-rejected]
+        [--neighbours 0.9]
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ def _measures(result: object) -> str:
     parts = []
     for p in result.details.get("products", []):  # type: ignore[attr-defined]
         if "contact_darkness" in p:
+            near = f" neighbours={p['neighbours']}" if "neighbours" in p else ""
             parts.append(f"share={p['frame_share']:.3f} dark={p['contact_darkness']:+.2f} gap={p['gap']} "
-                         f"view={p['searched']:.2f} tex={p['below_texture']:.1f}")
+                         f"view={p['searched']:.2f} tex={p['below_texture']:.1f}{near}")
         else:
-            parts.append(f"col={p['colour_delta_e']:.1f} edge={p['boundary_delta_e']:.1f} "
+            parts.append(f"col={p['colour_delta_e']:.1f} ab={p['colour_delta_e76']:.1f} C={p['chroma']:.0f} "
+                         f"edge={p['boundary_delta_e']:.1f} "
                          f"weak={p['weak_share']:.2f} texsim={p['texture_similarity']:.2f} "
                          f"sal={p['salience_ratio']:.2f}")
     return "; ".join(parts) or "not judged"
@@ -43,9 +46,12 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated reasons/kinds to judge (default: all)")
     ap.add_argument("--judge-rejected", action="store_true",
                     help="also judge products that the consistency check rejected")
+    ap.add_argument("--neighbours", type=float, default=None, metavar="RATIO",
+                    help="placement's neighbour_max_ratio (size_mismatch from shorter solid neighbours)")
     args = ap.parse_args()
     mine = {"judge_rejected": True} if args.judge_rejected else {}
-    profile = Profile(checks={"consistency": {}, "placement": mine, "distinct": mine})
+    placement = {**mine, **({"neighbour_max_ratio": args.neighbours} if args.neighbours else {})}
+    profile = Profile(checks={"consistency": {}, "placement": placement, "distinct": mine})
     checks = [get_check_class(n)(profile.settings(n)) for n in CHECKS]
     only = set(filter(None, args.only.split(",")))
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
