@@ -8,8 +8,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hfpc.consistency.compare import Comparison, compare_product, growth_share
+from hfpc.consistency.compare import Comparison, compare_product
 from hfpc.consistency.config import ConsistencySettings
+from hfpc.consistency.growth import growth_share, locate_growth
 from hfpc.consistency.locate import Location, locate_product, score_at, similarity
 from hfpc.consistency.match import assign
 from hfpc.consistency.segment import get_segmenter
@@ -128,7 +129,7 @@ class ConsistencyReport:
         for p in self.products:
             region = p.located_mask if p.located_mask is not None else p.expected_mask
             box = _box(region)
-            out += [replace(f, product=p.index + 1, box=box) for f in p.findings]
+            out += [replace(f, product=p.index + 1, box=f.box or box) for f in p.findings]
         return sorted(out, key=lambda f: -SEVERITY.get(f.failure, 0))
 
     def explanation(self) -> str:
@@ -258,10 +259,12 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
         for other in located_all:
             if other is not None and other is not located:
                 others |= other
-        comp.growth, grown = growth_share(g, located, others, settings.growth_margin,
-                                          settings.growth_max_distance)
+        # growth is judged only where the outline is known: a pasted product, firmly located
+        grown = np.zeros(g.shape[:2], bool)
+        if pasted and p.location.score >= settings.growth_min_score:
+            comp.growth, grown = growth_share(g, located, others, settings, o, mask, p.location.matrix)
         shape = None if pasted else match_shape(g, located)
-        findings = _findings(comp, shape, pasted, settings)
+        findings = locate_growth(_findings(comp, shape, pasted, settings), grown, located)
         reports.append(ProductReport(p.product, area, True, findings, p.location, comp,
                                      candidates=cands[p.product], located_mask=located, grown_mask=grown,
                                      tier="pasted" if pasted else "redrawn", shape=shape))
@@ -357,6 +360,6 @@ def _findings(c: Comparison, shape: ShapeMatch | None, pasted: bool, s: Consiste
                            f"{s.delta_e:g} beyond what the scene's light explains", c.where))
     if s.max_growth is not None and c.growth > s.max_growth:
         out.append(Finding("grown", "shape_hallucination",
-                           f"grew a shape outside its outline ({100 * c.growth:.0f} % of its area, e.g. a "
-                           "pedestal, legs or a stand)"))
+                           f"grew a part outside its outline ({100 * c.growth:.0f} % of its area > "
+                           f"{100 * s.max_growth:g} %, e.g. a pedestal, legs or a stand)"))
     return out

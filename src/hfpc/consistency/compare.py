@@ -1,7 +1,8 @@
 """Compare a product with its located counterpart, pixel by pixel, in the original's frame.
 
 Measures: the paper's mean absolute pixel difference, CIEDE2000 colour difference (giving the
-share of changed pixels), SSIM, agreement of edge structure, and area grown outside the outline.
+share of changed pixels), SSIM and agreement of edge structure; area grown outside the outline
+is measured in :mod:`hfpc.consistency.growth` (re-exported here).
 Benign generator changes are absorbed first: a bounded brightness gain and per-channel offset
 (relighting, colour harmonisation), a light blur (JPEG, resampling) and an eroded mask (re-blended
 anti-aliased edges).
@@ -17,7 +18,10 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.metrics import structural_similarity
 
 from hfpc.consistency.config import ConsistencySettings
+from hfpc.consistency.growth import growth_share
 from hfpc.consistency.locate import bbox, warp_to_original
+
+__all__ = ["Comparison", "colour_correct", "compare_product", "growth_share", "relight"]
 
 
 @dataclass
@@ -257,85 +261,3 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
         where=_where(changed), box=box, matrix=frame_matrix, delta_e_map=de, changed_map=changed,
     )
 
-
-def _palette(lab: np.ndarray, k: int) -> np.ndarray:
-    if len(lab) <= k:
-        return lab.astype(np.float32)
-    step = max(1, len(lab) // 1500)
-    data = lab[::step].astype(np.float32)
-    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 15, 0.5)
-    cv2.setRNGSeed(0)
-    _, _, centres = cv2.kmeans(data, k, None, crit, 1, cv2.KMEANS_PP_CENTERS)
-    return centres
-
-
-def _nearest(lab: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """Distance of each Lab colour to its nearest palette colour (‖x‖² − 2x·p + ‖p‖²)."""
-    x = lab.astype(np.float32)
-    p = palette.astype(np.float32)
-    d2 = (x * x).sum(axis=1)[:, None] - 2 * x @ p.T + (p * p).sum(axis=1)[None]
-    return np.sqrt(np.maximum(d2.min(axis=1), 0))
-
-
-def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None = None,
-                 margin: float = 6.0, max_distance: float = 12.0) -> tuple[float, np.ndarray]:
-    """Area outside a located product that looks like the product and is attached to it.
-
-    A pixel in a band around the outline is product-like when it is nearer (in Lab) to the
-    product's own palette than to the palette of the background beyond the band. Returns the
-    attached product-like area as a share of the product's area, and the mask of that area.
-    """
-    area = located.sum()
-    if area < 16:
-        return 0.0, np.zeros_like(located)
-    r1 = max(3, int(0.35 * np.sqrt(area)))
-    # work on a crop around the product: the band and the far ring end 2·r1 from it
-    x0, y0, x1, y1 = bbox(located)
-    h, w = located.shape
-    cx0, cy0 = max(0, x0 - 2 * r1 - 1), max(0, y0 - 2 * r1 - 1)
-    cx1, cy1 = min(w, x1 + 2 * r1 + 1), min(h, y1 + 2 * r1 + 1)
-    full = np.zeros_like(located)
-    crop_shape = (cx1 - cx0, cy1 - cy0)
-    located = located[cy0:cy1, cx0:cx1]
-    gen = gen[cy0:cy1, cx0:cx1]
-    if others is not None:
-        others = others[cy0:cy1, cx0:cx1]
-    # growth is a coarse measure: large crops are measured at half resolution
-    half = min(crop_shape) > 96
-    if half:
-        small = (crop_shape[0] // 2, crop_shape[1] // 2)
-        gen = cv2.resize(gen, small, interpolation=cv2.INTER_AREA)
-        located = cv2.resize(located.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST) > 0
-        if others is not None:
-            others = cv2.resize(others.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST) > 0
-        r1 = max(2, r1 // 2)
-    loc8 = located.astype(np.uint8)
-    dist = cv2.distanceTransform(1 - loc8, cv2.DIST_L2, 3)
-    band = (dist > 0) & (dist <= r1)
-    far = (dist > r1) & (dist <= 2 * r1)
-    if others is not None:
-        band &= ~others
-        far &= ~others
-    if band.sum() == 0 or far.sum() < 16:
-        return 0.0, full
-    lab = cv2.cvtColor(gen, cv2.COLOR_RGB2LAB).astype(np.float32)
-    inner = located & ~(cv2.erode(loc8, np.ones((3, 3), np.uint8), iterations=2) > 0)
-    prod_pal = _palette(lab[located], 8)
-    bg_pal = _palette(lab[far], 8)
-    if float(np.median(_nearest(lab[far][::4], prod_pal))) < max_distance:
-        # the background itself looks like the product: growth cannot be told apart
-        return 0.0, full
-    bl = lab[band]
-    d_prod, d_bg = _nearest(bl, prod_pal), _nearest(bl, bg_pal)
-    like = np.zeros_like(located)
-    like[band] = (d_prod + margin < d_bg) & (d_prod < max_distance)
-    like = cv2.morphologyEx(like.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
-    n, labels = cv2.connectedComponents(like.astype(np.uint8), connectivity=8)
-    touch = cv2.dilate(inner.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    attached = np.unique(labels[touch & like])
-    grown = np.isin(labels, attached[attached > 0])
-    share = float(grown.sum() / max(1, located.sum()))
-    if half:
-        grown = cv2.resize(grown.astype(np.uint8), crop_shape, interpolation=cv2.INTER_NEAREST) > 0
-    full[cy0:cy1, cx0:cx1] = grown
-    return share, full

@@ -139,9 +139,32 @@ class ConsistencySettings(CheckSettings):
         "missing rather than replaced"))
     growth_margin: float = Field(6.0, ge=0, description=(
         "Lab margin by which a pixel next to the product must be nearer its palette than the "
-        "background's to count as grown product"))
+        "background's (and the background's darkened copies: shadows) to count as grown product"))
     growth_max_distance: float = Field(12.0, gt=0, description=(
-        "largest Lab distance from the product's palette for a pixel to count as grown product"))
+        "largest Lab distance from the product's palette for a pixel to count as grown product, "
+        "and largest median distance of a grown part from the product's colours where it touches "
+        "it (a neighbouring object of another colour is not growth)"))
+    growth_reach: float = Field(0.6, gt=0, le=1, description=(
+        "how far beyond the outline growth is looked for, as a share of the product's size "
+        "(√area); the background palette is learned from the ring beyond that"))
+    growth_tolerance: float = Field(0.03, ge=0, le=0.3, description=(
+        "band along the outline, as a share of the product's size, that never counts as growth "
+        "(alignment error and re-blended edges)"))
+    growth_open_edge: float = Field(0.1, ge=0, le=1, description=(
+        "a product-like region whose share at the edge of the growth search exceeds this runs on "
+        "into the scene (a floor or wall of the product's colour) and is not a grown part"))
+    growth_min_contact: float = Field(0.06, ge=0, le=2, description=(
+        "a grown part must touch the product's outline along at least this share of its size "
+        "(a speck or a thing that merely grazes it is not a grown part)"))
+    growth_contact_reach: float = Field(0.25, ge=0, le=2, description=(
+        "a grown part must match the colours of the product within this share of its size of "
+        "where it touches it (a neighbouring object of another colour is not growth)"))
+    growth_min_score: float = Field(0.8, ge=-1, le=1, description=(
+        "growth is measured only on pasted products located with at least this correlation: "
+        "elsewhere the expected outline is too uncertain (a misaligned or redrawn outline "
+        "leaves the product's own edge outside it)"))
+    growth_side: int = Field(256, ge=32, le=1024, description=(
+        "growth is measured on a crop around the product at most this many pixels across"))
     erode: float = Field(0.02, ge=0, le=0.3, description=(
         "products are compared on their mask eroded by this share of their size (√area): "
         "re-blended anti-aliased edges are not a change"))
