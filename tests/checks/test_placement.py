@@ -9,6 +9,7 @@ and a few real good images (``../shared/data/real-dev``, skipped when absent) go
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -23,7 +24,7 @@ from hfpc.consistency.config import ConsistencySettings
 from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE
 from hfpc.data.images import LoadedImage, load_image, read_mask
 from hfpc.data.synth import make_sample
-from hfpc.scene import support_neighbours
+from hfpc.scene import Placement, support_neighbours
 from hfpc.types import Sample
 
 S = 512
@@ -120,6 +121,20 @@ def test_textured_ground_supports_without_a_shadow() -> None:
     rgb[floor] = np.clip(grass[floor], 0, 255).astype(np.uint8)
     r = check().run(item_for(rgb, [mask]))
     assert r.passed, r.explanation
+
+
+def test_a_gap_above_a_surface_edge_may_show_a_textured_backdrop() -> None:
+    """Lifted over a table's edge with a faintly mottled wall in between: the wall's texture is no
+    support when a surface edge lies clear below the base; with nothing below it would count."""
+    s = PlacementSettings()
+    lifted = Placement(frame_share=0.1, contact_darkness=0.0, gap=0.2, searched=0.4, cut_by_frame=False,
+                       below_texture=4.8, base_y=0.6, product_height=0.3, box=(0.4, 0.3, 0.6, 0.6),
+                       gap_box=(0.4, 0.6, 0.6, 0.66))
+    c = check()
+    assert c._floating(lifted)
+    assert not c._floating(replace(lifted, gap=None))  # no edge found: 4.8 may be a floor
+    assert not c._floating(replace(lifted, below_texture=s.max_gap_texture + 0.5))  # a textured floor
+    assert not check(max_gap_texture=4.0)._floating(lifted)
 
 
 def test_frame_share_bounds_and_category_prior() -> None:

@@ -29,7 +29,7 @@ class DistinctSettings(CheckSettings):
         "median CIEDE2000 across the product's outline (inner vs outer ring, measured locally) "
         "below which its outline is weak; a product is indistinct when both its colour and its "
         "outline fall below their thresholds"))
-    max_same_hue_delta_e: float | None = Field(17.0, ge=0, description=(
+    max_same_hue_delta_e: float | None = Field(18.0, ge=0, description=(
         "a saturated product is also indistinct when its median colour and that of its surroundings "
         "are both at least min_chroma saturated and lie within this plain CIELAB distance (ΔE*ab "
         "1976) of each other: the same hue at about the same lightness (CIEDE2000 shrinks such "

@@ -43,6 +43,11 @@ class PlacementSettings(CheckSettings):
         "the space below counts as empty (no support) when the standard deviation of its L* (its "
         "smooth trend down the rows removed) is below this; a textured floor, table or ground is a "
         "support even without a visible shadow"))
+    max_gap_texture: float = Field(5.5, ge=0, description=(
+        "the same limit where a shadow or surface edge was found at least min_gap below the base: "
+        "the space between them is then a strip of the backdrop (a wall above a table's edge), "
+        "whose own texture may be a little stronger without being something to stand on; never "
+        "below max_empty_texture"))
     base_band: float = Field(0.08, gt=0, le=0.5, description=(
         "the product's base: its columns whose lowest pixel is within this share of its height "
         "from its very bottom (a chair's feet, not the seat between them)"))
@@ -113,7 +118,8 @@ class PlacementCheck(Check):
         return (not p.cut_by_frame and p.searched >= s.min_view_below
                 and p.contact_darkness < s.shadow_darkness
                 and (p.gap is None or p.gap >= s.min_gap)
-                and p.below_texture < s.max_empty_texture)
+                and p.below_texture < (s.max_empty_texture if p.gap is None
+                                       else max(s.max_empty_texture, s.max_gap_texture)))
 
     def _compared(self, n: Neighbour) -> bool:
         """A neighbour whose size is a scale cue: solid, wide enough and wholly in the frame."""
