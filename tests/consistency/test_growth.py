@@ -77,20 +77,20 @@ def original() -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("kind", ["pedestal", "legs"])
 def test_grown_part_is_flagged_and_pointed_at(original: tuple[np.ndarray, np.ndarray], kind: str) -> None:
     img, mask = original
-    report = analyze_pair(img, mask, _generated(kind), ConsistencySettings(max_growth=0.05))
+    report = analyze_pair(img, mask, _generated(kind), ConsistencySettings())
     findings = [f for f in report.findings() if f.failure == "shape_hallucination"]
     assert findings, report.explanation()
     f = findings[0]
     assert f.code == "grown" and "below" in f.where
     # the box is the growth under the product, not the product itself
     assert f.box is not None and f.box[1] >= (BOX[3] - 3) / S and f.box[3] <= (BOX[3] + 45) / S
-    assert report.products[0].comparison.growth > 0.05
+    assert report.products[0].comparison.growth > ConsistencySettings().max_growth
 
 
 @pytest.mark.parametrize("kind", ["plain", "neighbour"])
 def test_shadow_and_touching_neighbour_are_not_growth(original: tuple[np.ndarray, np.ndarray], kind: str) -> None:
     img, mask = original
-    report = analyze_pair(img, mask, _generated(kind), ConsistencySettings(max_growth=0.05))
+    report = analyze_pair(img, mask, _generated(kind), ConsistencySettings())
     assert report.passed, report.explanation()
     assert report.products[0].comparison.growth < 0.01
 
@@ -100,7 +100,7 @@ def test_moved_product_with_shadow_is_not_growth(original: tuple[np.ndarray, np.
     gen = _generated("plain")
     moved = np.roll(gen, (6, -30), axis=(0, 1))
     moved[:, -30:] = gen[:, -30:]
-    report = analyze_pair(img, mask, moved, ConsistencySettings(max_growth=0.05))
+    report = analyze_pair(img, mask, moved, ConsistencySettings())
     assert report.passed, report.explanation()
 
 

@@ -32,11 +32,10 @@ class ConsistencySettings(CheckSettings):
         "minimum edge-structure agreement (F1 of Canny edges, 2 px tolerance)"))
     max_mad: float = Field(30.0, ge=0, description=(
         "maximum mean absolute pixel difference (0–255) after colour correction"))
-    max_growth: float | None = Field(None, ge=0, description=(
-        "maximum area grown onto a product outside its outline (share of its area); the "
-        "growth is always measured and reported, but only gates the check when set "
-        "(e.g. 0.06): on the demo data it catches about half of the grown pedestals/legs "
-        "at 2-6 % false alarms, so it is off by default"))
+    max_growth: float | None = Field(0.03, ge=0, description=(
+        "maximum area grown onto a product outside its outline (share of its area: a pedestal, "
+        "legs, a stand, an awning of the product's own material); None measures and reports it "
+        "without gating. Measured only on pasted products located with `growth_min_score`"))
     locate_min_score: float = Field(0.55, ge=-1, le=1, description=(
         "minimum masked correlation for a product to count as found in the generated image"))
     identity_accept: float = Field(0.85, ge=-1, le=1, description=(
