@@ -3,7 +3,8 @@
 RF1M's space mismatch (``floating``) and size mismatch (``size_mismatch``), without weights. The
 product's position comes from the consistency report; below its base the check looks for a
 contact shadow or a surface edge, and it compares the product's share of the frame with the
-Profile's bounds (and a per-category prior when the sample names a category).
+Profile's bounds (and a per-category prior when the sample names a category) and, when
+``neighbour_max_ratio`` is set, its height with that of solid objects standing beside it.
 """
 
 from __future__ import annotations
@@ -181,8 +182,9 @@ class PlacementCheck(Check):
                     findings.append(Finding(
                         "smaller_neighbour", "size_mismatch",
                         f"{name} stands {1 / n.height_ratio:.1f} times as tall as the solid object beside it on "
-                        f"the same support line ({_pct(n.height_ratio)} of its height, at most "
-                        f"{_pct(s.neighbour_max_ratio)} allowed)", "beside the product", part.index + 1, n.box))
+                        f"the same support line ({_pct(n.height_ratio)} of its height; furniture "
+                        f"at most {_pct(s.neighbour_max_ratio)} of a product's height contradicts its "
+                        f"size)", "beside the product", part.index + 1, n.box))
             if not lo <= m.frame_share <= hi:
                 what = f"a {cat}" if cat else "a product"
                 bound = f"at least {_pct(lo)}" if m.frame_share < lo else f"at most {_pct(hi)}"
