@@ -140,9 +140,11 @@ class ConsistencySettings(CheckSettings):
         "Lab margin by which a pixel next to the product must be nearer its palette than the "
         "background's (and the background's darkened copies: shadows) to count as grown product"))
     growth_max_distance: float = Field(12.0, gt=0, description=(
-        "largest Lab distance from the product's palette for a pixel to count as grown product, "
-        "and largest median distance of a grown part from the product's colours where it touches "
-        "it (a neighbouring object of another colour is not growth)"))
+        "largest Lab distance from the product's palette for a pixel to count as grown product"))
+    growth_local_distance: float = Field(20.0, gt=0, description=(
+        "largest median Lab distance of a grown part from the product's colours near where it "
+        "touches it: a part of the same object continues its material (shaded), a neighbouring "
+        "object of another colour is not growth"))
     growth_reach: float = Field(0.6, gt=0, le=1, description=(
         "how far beyond the outline growth is looked for, as a share of the product's size "
         "(√area); the background palette is learned from the ring beyond that"))

@@ -167,7 +167,8 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
     bl = lab[band]
     d_prod = _nearest(bl, prod_pal)
     like = np.zeros(loc.shape, bool)
-    like[band] = d_prod < s.growth_max_distance
+    # product-like and not explained by the scene beyond (nor by its shadows)
+    like[band] = (d_prod < s.growth_max_distance) & (d_prod + s.growth_margin < _nearest(bl, bg_pal))
     like = cv2.morphologyEx(like.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
     n, labels = cv2.connectedComponents(like.astype(np.uint8), connectivity=8)
     grown = np.zeros(loc.shape, bool)
@@ -189,19 +190,14 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
         contact = edge & (cv2.dilate(part.astype(np.uint8), touch_k) > 0)
         if contact.sum() < s.growth_min_contact * ssize:
             continue
-        # nearer the product than the scene beyond it and its shadows
         pl = lab[part]
-        object_like = _nearest(pl, prod_pal) + s.growth_margin < _nearest(pl, bg_pal)
-        if object_like.mean() < 0.5:
-            continue
         # the product's own colours near where it touches
         inner = loc & (cv2.dilate(contact.astype(np.uint8), inner_k) > 0) & ~edge_near
         if inner.sum() < 4:
             inner = contact
-        if float(np.median(_nearest(pl, _palette(lab[inner], 4)))) >= s.growth_max_distance:
+        if float(np.median(_nearest(pl, _palette(lab[inner], 4)))) >= s.growth_local_distance:
             continue
-        ys, xs = np.nonzero(part)
-        grown[ys[object_like], xs[object_like]] = True
+        grown |= part
     share = float(grown.sum() / max(1, loc.sum()))
     full = empty.copy()
     if grown.any():
