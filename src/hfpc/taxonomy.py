@@ -14,6 +14,7 @@ after the known ones), and label files that use RF1M's or HFPC's names ("space m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -188,6 +189,21 @@ printed words explains by itself: pixels inside the product changed, its outline
 did not (see :func:`main_failure`)."""
 
 
+GARBLED_MAX_DISTANCE = 0.5
+"""Largest normalised edit distance between a product's original and generated words that reads
+as the same word misspelt or garbled (``product_text_changed``); a wholly different word (ZEST →
+BLOOM, distance 1) is another variant of the product and stays ``product_altered``."""
+
+_DISTANCE = re.compile(r"edit distance (\d+(?:\.\d+)?)")
+
+
+def _garbled(r: Reason | Mapping[str, Any]) -> bool:
+    """Whether a text-change reason's sentence gives an edit distance of a misspelling (at most
+    :data:`GARBLED_MAX_DISTANCE`); a sentence without one is not taken as a misspelling."""
+    m = _DISTANCE.search(str(_field(r, "sentence") or ""))
+    return m is not None and float(m.group(1)) <= GARBLED_MAX_DISTANCE
+
+
 def _field(r: Reason | Mapping[str, Any], key: str) -> Any:
     return getattr(r, key) if isinstance(r, Reason) else r.get(key)
 
@@ -200,15 +216,17 @@ def main_failure(reasons: Iterable[Reason | Mapping[str, Any]]) -> str | None:
     """The most significant failure code among ``reasons`` (None when there are none).
 
     Ties keep the first reason, so the Profile's check order breaks them. One exception to
-    :data:`SEVERITY`: when a product's words were read as changed (``product_text_changed``) and
-    every ``product_altered`` reason of that same product is a change of pixels inside it
-    (:data:`PRINT_CODES`), those reasons are the text change seen by the pixel comparison, and
-    the product is named ``product_text_changed``. A changed outline, proportions or colours on
-    the same product keep ``product_altered`` (a garbled logo on a reshaped product is altered).
+    :data:`SEVERITY`: when a product's words were read as misspelt or garbled (a
+    ``product_text_changed`` reason whose sentence gives an edit distance of at most
+    :data:`GARBLED_MAX_DISTANCE`) and every ``product_altered`` reason of that same product is a
+    change of pixels inside it (:data:`PRINT_CODES`), those reasons are the misspelling seen by
+    the pixel comparison, and the product is named ``product_text_changed``. A changed outline,
+    proportions or colours on the same product keep ``product_altered`` (a garbled logo on a
+    reshaped product is altered).
     """
     reasons = list(reasons)
     codes = [_failure(r) for r in reasons]
-    text_on = {_field(r, "product") for r, c in zip(reasons, codes) if c == "product_text_changed"}
+    text_on = {_field(r, "product") for r, c in zip(reasons, codes) if c == "product_text_changed" and _garbled(r)}
     if text_on:
         altered: dict[Any, list[str]] = {}
         for r, c in zip(reasons, codes):
