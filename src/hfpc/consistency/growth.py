@@ -110,15 +110,17 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
 
     ``gen`` is the generated image (RGB), ``located`` the product's expected outline there (the
     original's mask through the found transform) and ``others`` the other located products.
-    A pixel is grown when it lies in a band around the outline beyond the alignment tolerance,
-    is not in a see-through hole of the outline nor in another product, is nearer the product's
-    palette than the background ring's palette (and its darkened copies: shadows) by
-    ``growth_margin``, and belongs to a region that touches the product along at least
-    ``growth_min_contact`` of the product's size while matching, within
-    ``growth_max_distance``, the colours of the product where it touches (a part of the same
-    object continues its material; a neighbouring object does not). Given the ``original``, its
-    product ``original_mask`` and the ``matrix`` that maps it onto ``gen``, places where the
-    original itself shows product colours (a part its mask missed) are not growth either.
+    A pixel is grown when it lies in a band around the outline beyond the alignment tolerance
+    (``growth_tolerance``, out to ``growth_reach``), is not in a see-through hole of the outline
+    nor in another product, is within ``growth_max_distance`` of the product's palette and
+    nearer it by ``growth_margin`` than the palette of the scene beyond the band and of that
+    scene darkened (shadows), and belongs to a region that ends before the edge of the search
+    (``growth_open_edge``: a floor runs on), touches the product along at least
+    ``growth_min_contact`` of its size, and matches, within ``growth_local_distance``, the
+    product's colours near where it touches (a part of the same object continues its material;
+    a neighbouring object does not). Given the ``original``, its product ``original_mask`` and
+    the ``matrix`` that maps it onto ``gen``, places where the original itself shows product
+    colours (a part its mask missed) are not growth either.
     """
     s = settings or ConsistencySettings()
     empty = np.zeros(located.shape, bool)
