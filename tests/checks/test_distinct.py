@@ -94,6 +94,10 @@ def test_saturated_product_on_its_own_hue_is_indistinct() -> None:
     assert d["chroma"] >= 20 and d["colour_delta_e76"] <= 18
     assert not r.passed and "hue and lightness of its surroundings" in r.findings[0].sentence
     assert DistinctCheck(DistinctSettings(max_same_hue_delta_e=None)).run(item_for(rgb, [mask])).passed
+    # a crisp outline sets it apart: only an outline contrast above the limit lets it pass
+    assert d["boundary_delta_e"] < DistinctSettings().max_same_hue_boundary_delta_e
+    crisp = DistinctSettings(max_same_hue_boundary_delta_e=d["boundary_delta_e"] - 0.5)
+    assert DistinctCheck(crisp).run(item_for(rgb, [mask])).passed
 
 
 @pytest.mark.parametrize(("product", "background"), [

@@ -38,6 +38,9 @@ class DistinctSettings(CheckSettings):
         "chroma (C*ab) that both the product's and its surroundings' median colours need for the "
         "same-hue rule; greyish products are judged by the CIEDE2000 rule alone, as light and "
         "shade, not hue, set them apart"))
+    max_same_hue_boundary_delta_e: float = Field(20.0, ge=0, description=(
+        "the same-hue rule also needs the median CIEDE2000 across the outline below this: a product "
+        "of its backdrop's hue whose outline is crisp (darker or lighter all along its edge) stands out"))
     weak_delta_e: float = Field(10.0, ge=0, description=(
         "CIEDE2000 across the outline below which a stretch of it counts as weak (its box is the "
         "finding's box; the weak share is reported)"))
@@ -87,7 +90,8 @@ class DistinctCheck(Check):
             worst = min(worst, d.colour_contrast)
             weak = d.colour_contrast < s.min_colour_delta_e and d.contrast < s.min_boundary_delta_e
             same_hue = (s.max_same_hue_delta_e is not None and d.chroma >= s.min_chroma
-                        and d.colour_delta_e76 <= s.max_same_hue_delta_e)
+                        and d.colour_delta_e76 <= s.max_same_hue_delta_e
+                        and d.contrast < s.max_same_hue_boundary_delta_e)
             blends = weak or same_hue
             if blends and s.salient_ratio is not None and d.salience_ratio >= s.salient_ratio:
                 blends = False
