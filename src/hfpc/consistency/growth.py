@@ -29,6 +29,9 @@ from hfpc.types import Finding
 _SHADOW_GAINS = (0.35, 0.5, 0.65, 0.8)
 """Darkenings of the background colours that count as shadow (multiplicative, in RGB)."""
 
+_SHADE_WEIGHT = np.array([0.5, 1.0, 1.0], np.float32)
+"""Weights of L, a, b when a part's colour is compared with the product's where it touches."""
+
 
 def _palette(lab: np.ndarray, k: int) -> np.ndarray:
     """``k`` representative Lab colours (k-means, deterministic)."""
@@ -177,7 +180,7 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
     edge = loc & ~(cv2.erode(loc8, np.ones((3, 3), np.uint8)) > 0)
     edge_near = cv2.dilate(edge.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     limit = dist > r1s - 1.5
-    touch_k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tol + 5, 2 * tol + 5))
+    touch_k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * tol + 5, 4 * tol + 5))
     rc = tol + 3 + int(s.growth_contact_reach * ssize)
     inner_k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rc + 1, 2 * rc + 1))
     for i in range(1, n):
@@ -197,7 +200,9 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
         inner = loc & (cv2.dilate(contact.astype(np.uint8), inner_k) > 0) & ~edge_near
         if inner.sum() < 4:
             inner = contact
-        if float(np.median(_nearest(pl, _palette(lab[inner], 4)))) >= s.growth_local_distance:
+        # shading darkens a part (lightness counts half); another object differs in hue
+        local = _palette(lab[inner], 4) * _SHADE_WEIGHT
+        if float(np.median(_nearest(pl * _SHADE_WEIGHT, local))) >= s.growth_local_distance:
             continue
         grown |= part
     share = float(grown.sum() / max(1, loc.sum()))
