@@ -129,7 +129,8 @@ def text_candidates(rgb: np.ndarray, contrast: float, min_height: int, max_heigh
     """
     h, w = rgb.shape[:2]
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-    grad = cv2.morphologyEx(rgb, cv2.MORPH_GRADIENT, kernel).max(axis=2)  # colour edges: red on purple counts
+    g3 = cv2.split(cv2.morphologyEx(rgb, cv2.MORPH_GRADIENT, kernel))
+    grad = cv2.max(cv2.max(g3[0], g3[1]), g3[2])  # colour edges: red on purple counts
     edges = (grad > contrast).astype(np.uint8)
     if exclude is not None:
         edges[exclude] = 0

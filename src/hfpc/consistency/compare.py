@@ -92,11 +92,12 @@ def relight(src: np.ndarray, ref: np.ndarray, m: np.ndarray, max_gain: float, ma
     yy = (yy + 0.5) * h / gh_ - 0.5  # the centres cv2.resize maps each grid cell to
     xx = (xx + 0.5) * w / gw_ - 0.5
     coarse = (_design(h, w, yy.ravel(), xx.ravel(), degree) @ coef).reshape(gh_, gw_, 3).astype(np.float32)
-    field = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR) if (gh_, gw_) != (h, w) else coarse
-    lum = np.clip(field.mean(axis=2, keepdims=True), -np.log(max_gain), np.log(max_gain))
-    cast = np.clip(field - field.mean(axis=2, keepdims=True), -np.log(max_cast) / 2, np.log(max_cast) / 2)
-    field = lum + cast
-    out = (src.astype(np.float32) + 8.0) * np.exp(field) - 8.0
+    lum = np.clip(coarse.mean(axis=2, keepdims=True), -np.log(max_gain), np.log(max_gain))
+    cast = np.clip(coarse - coarse.mean(axis=2, keepdims=True), -np.log(max_cast) / 2, np.log(max_cast) / 2)
+    gain = np.exp(lum + cast)
+    if (gh_, gw_) != (h, w):
+        gain = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = (src.astype(np.float32) + 8.0) * gain - 8.0
     return np.clip(out, 0, 255)
 
 
