@@ -91,7 +91,7 @@ def test_saturated_product_on_its_own_hue_is_indistinct() -> None:
     r = DistinctCheck(DistinctSettings()).run(item_for(rgb, [mask]))
     d = r.details["products"][0]
     assert d["colour_delta_e"] > DistinctSettings().min_colour_delta_e  # the older rule alone passes it
-    assert d["chroma"] >= 20 and d["colour_delta_e76"] <= 18
+    assert d["chroma"] >= 25 and d["colour_delta_e76"] <= 18
     assert not r.passed and "hue and lightness of its surroundings" in r.findings[0].sentence
     assert DistinctCheck(DistinctSettings(max_same_hue_delta_e=None)).run(item_for(rgb, [mask])).passed
     # a crisp outline sets it apart: only an outline contrast above the limit lets it pass

@@ -34,7 +34,7 @@ class DistinctSettings(CheckSettings):
         "are both at least min_chroma saturated and lie within this plain CIELAB distance (ΔE*ab "
         "1976) of each other: the same hue at about the same lightness (CIEDE2000 shrinks such "
         "differences between saturated colours); None turns this off"))
-    min_chroma: float = Field(20.0, ge=0, description=(
+    min_chroma: float = Field(25.0, ge=0, description=(
         "chroma (C*ab) that both the product's and its surroundings' median colours need for the "
         "same-hue rule; greyish products are judged by the CIEDE2000 rule alone, as light and "
         "shade, not hue, set them apart"))
