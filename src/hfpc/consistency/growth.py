@@ -80,29 +80,35 @@ def _where(region: np.ndarray, product: np.ndarray) -> str:
 
 
 def _original_has_part(original: np.ndarray, mask: np.ndarray, matrix: np.ndarray,
-                       shape: tuple[int, int], margin: float) -> np.ndarray:
+                       origin: tuple[int, int], scale: float, where: np.ndarray,
+                       margin: float) -> np.ndarray:
     """Where the original, seen through ``matrix`` in the generated frame, shows product colours.
 
     A segmented original mask can miss a part the product has (an angel's white base on a grey
     floor): the generated image showing that part is not growth. True where the original's
-    pixel is nearer its product's palette than its background's by ``margin``.
+    pixel is nearer its product's palette than its background's by ``margin``. The result covers
+    the box of the generated frame at ``origin`` (x, y) seen at ``scale``, the shape of
+    ``where``; only the pixels where ``where`` is true are judged.
     """
-    h, w = shape
-    rgb = original.astype(np.float32)
-    prod_pal = _lab(_palette(rgb[mask], 8))
+    h, w = where.shape
+    prod_pal = _lab(_palette(original[mask].astype(np.float32), 8))
     # the backdrop's colours from the frame's border, away from any part the mask missed
     b = max(2, int(0.04 * min(mask.shape)))
     border = np.ones(mask.shape, bool)
     border[b:-b, b:-b] = False
     border &= ~mask
     if border.sum() < 16:
-        return np.zeros(shape, bool)
-    bg_pal = _lab(_palette(rgb[border], 8))
-    warped = cv2.warpAffine(original, matrix, (w, h), flags=cv2.INTER_LINEAR)
-    valid = cv2.warpAffine(np.full(mask.shape, 255, np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST) > 0
-    lab = _lab(warped.reshape(-1, 3).astype(np.float32))
-    out = (_nearest(lab, prod_pal) + margin < _nearest(lab, bg_pal)).reshape(shape)
-    return out & valid
+        return np.zeros((h, w), bool)
+    bg_pal = _lab(_palette(original[border].astype(np.float32), 8))
+    to_box = np.array([[scale, 0.0, -scale * origin[0]], [0.0, scale, -scale * origin[1]], [0.0, 0.0, 1.0]])
+    a = (to_box @ np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+    warped = cv2.warpAffine(original, a, (w, h), flags=cv2.INTER_LINEAR)
+    valid = cv2.warpAffine(np.full(mask.shape, 255, np.uint8), a, (w, h), flags=cv2.INTER_NEAREST) > 0
+    out = np.zeros((h, w), bool)
+    todo = where & valid
+    lab = _lab(warped[todo].astype(np.float32))
+    out[todo] = _nearest(lab, prod_pal) + margin < _nearest(lab, bg_pal)
+    return out
 
 
 def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None = None,
@@ -141,11 +147,9 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
     loc = located[cy0:cy1, cx0:cx1]
     img = gen[cy0:cy1, cx0:cx1]
     oth = others[cy0:cy1, cx0:cx1] if others is not None else np.zeros(loc.shape, bool)
-    if original is not None and original_mask is not None and matrix is not None:
-        had = _original_has_part(original, original_mask, matrix, (h, w), s.growth_margin)
-        oth = oth | had[cy0:cy1, cx0:cx1]
     # a coarse measure: crops are measured at most growth_side pixels across
     f = min(1.0, s.growth_side / max(crop_shape))
+    small = crop_shape
     if f < 1.0:
         small = (max(8, round(crop_shape[0] * f)), max(8, round(crop_shape[1] * f)))
         img = cv2.resize(img, small, interpolation=cv2.INTER_AREA)
@@ -158,6 +162,9 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
     tol = max(1, int(round(s.growth_tolerance * ssize)))
     loc8 = loc.astype(np.uint8)
     dist = cv2.distanceTransform(1 - loc8, cv2.DIST_L2, 3)
+    if original is not None and original_mask is not None and matrix is not None:
+        oth = oth | _original_has_part(original, original_mask, matrix, (cx0, cy0), small[0] / crop_shape[0],
+                                       (dist > tol) & (dist <= 1.5 * r1s), s.growth_margin)
     holes = _fill_holes(loc) & ~loc
     band = (dist > tol) & (dist <= r1s) & ~oth & ~holes
     far = (dist > r1s) & (dist <= 1.5 * r1s) & ~oth
