@@ -97,10 +97,10 @@ class Judge:
         """Byte limit of the original cache (the newest original is kept even when over it)."""
         if reduced_decode is None:
             reduced_decode = os.environ.get("HFPC_REDUCED_DECODE", "1").strip().lower() not in ("0", "false", "no")
-        sides = [getattr(c.settings, "max_side", None) for c in self.checks]
+        sides = [c.working_side() for c in self.checks]
         self.decode_side: int | None = (
             max(sides) if reduced_decode and sides and all(isinstance(x, int) and x > 0 for x in sides) else None)
-        """Long side every enabled check works at or below (each has a ``max_side`` setting): large
+        """Long side every enabled check works at or below (see :meth:`Check.working_side`): large
         JPEGs are then decoded at a reduced scale (see :func:`load_image`). None: full decodes,
         as for any check (a model's input size, say) that does not declare its working side, or
         with ``reduced_decode=False`` / ``HFPC_REDUCED_DECODE=0``."""

@@ -75,6 +75,16 @@ class Check(ABC):
     def __init__(self, settings: BaseModel) -> None:
         self.settings = settings
 
+    def working_side(self) -> int | None:
+        """Long side, in pixels, that this check works at or below (its ``max_side`` or ``work_side``
+        setting); None when it needs the images as decoded. The Judge decodes large JPEGs at a
+        reduced scale only when every enabled check declares one."""
+        for name in ("max_side", "work_side"):
+            side = getattr(self.settings, name, None)
+            if isinstance(side, int) and side > 0:
+                return side
+        return None
+
     @abstractmethod
     def run(self, item: JudgeItem) -> CheckResult:
         """Judge one sample."""
