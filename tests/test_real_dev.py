@@ -40,8 +40,8 @@ def figures(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_consistency_agreement_floor(figures: dict) -> None:
     e = figures["eval"]
     assert e["n"] == 54
-    assert e["consistency"] >= 0.72, e["consistency"]
-    assert e["verdict"] >= 0.70, e["verdict"]
+    assert e["consistency"] >= 0.80, e["consistency"]
+    assert e["verdict"] >= 0.78, e["verdict"]
 
 
 def test_both_directions(figures: dict) -> None:
@@ -52,7 +52,7 @@ def test_both_directions(figures: dict) -> None:
             if lab["reason"] in ("product_replaced", "product_missing")]
     assert sum(lost) / len(lost) >= 0.9, lost
     altered = [not rows[i]["passed"] for i, lab in labels.items() if lab["reason"] == "product_altered"]
-    assert sum(altered) / len(altered) >= 0.5, altered
+    assert sum(altered) / len(altered) >= 0.85, altered
 
 
 def test_rejections_name_a_product_failure(figures: dict) -> None:
