@@ -417,6 +417,21 @@ def products_in_scene(report: object | None, generated: np.ndarray, original: np
         "original's segmentation at the same relative position (no consistency report)"
 
 
+def judged_products(report: object | None, generated: np.ndarray, original: np.ndarray,
+                    original_mask: np.ndarray | None, work_side: int,
+                    judge_rejected: bool) -> tuple[np.ndarray, list[ScenePart], int, dict, str | None]:
+    """What a scene check judges: the generated image at ``work_side``, the products found in it
+    (those the consistency check rejected only with ``judge_rejected``), how many products there
+    are, the start of the check's details, and why nothing is judged (None when something is)."""
+    g, parts, source = products_in_scene(report, generated, original, original_mask, work_side)
+    judged = [p for p in parts if p.mask is not None and (judge_rejected or not p.rejected)]
+    why = None
+    if not judged:
+        why = ("no product was found in the generated image" if not any(p.mask is not None for p in parts)
+               else "the consistency check rejected every product it found")
+    return g, judged, len(parts), {"position": source, "products": []}, why
+
+
 def draw_findings(rgb: np.ndarray, masks: list[np.ndarray], boxes: list[Box], max_side: int = 320) -> np.ndarray:
     """A small picture: the image dimmed, product outlines (green) and finding boxes (red)."""
     img = downscale(rgb, max_side)

@@ -145,13 +145,8 @@ class Reason:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the result row's ``reasons`` (unset optional fields left out)."""
-        d: dict[str, Any] = {"check": self.check, "code": self.code, "failure": self.failure,
-                             "sentence": self.sentence, "where": self.where}
-        if self.product is not None:
-            d["product"] = self.product
-        if self.box is not None:
-            d["box"] = [round(float(v), 4) for v in self.box]
-        return d
+        finding = Finding(self.code, self.failure, self.sentence, self.where, self.product, self.box)
+        return {"check": self.check, **finding.to_dict()}
 
 
 def reason_text(reason: Reason | Mapping[str, Any]) -> str:

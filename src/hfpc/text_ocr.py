@@ -101,15 +101,6 @@ class TextBox:
         return d
 
 
-def downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
-    """The image with its long side at most ``max_side`` px (area interpolation)."""
-    h, w = rgb.shape[:2]
-    f = max_side / max(h, w)
-    if f >= 1:
-        return rgb
-    return cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-
-
 Region = tuple[int, int, int, int]
 """(x0, y0, x1, y1) in pixels."""
 

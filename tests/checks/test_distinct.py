@@ -7,7 +7,6 @@ to end.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
@@ -20,13 +19,13 @@ from hfpc.checks.distinct import DistinctCheck, DistinctSettings
 from hfpc.consistency.analyze import ConsistencyReport, ProductReport
 from hfpc.consistency.config import ConsistencySettings
 from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE
-from hfpc.data.images import LoadedImage, load_image, read_mask
+from hfpc.data.images import LoadedImage
 from hfpc.data.synth import make_sample
 from hfpc.scene import measure_distinct
 from hfpc.types import Sample
+from tests.checks.real import REAL, located_item
 
 S = 384
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real-dev"
 
 
 def scene(product: tuple[int, int, int], background: tuple[int, int, int] = (120, 140, 170),
@@ -159,11 +158,5 @@ GOOD_ROWS = ("osi_box_insertanything", "mos_gwagon_finetuned", "icl_angel_neon")
 @pytest.mark.parametrize("row", GOOD_ROWS)
 def test_real_good_images_pass(row: str) -> None:
     """Good real images whose product is close in colour to its scene still pass."""
-    meta = next(json.loads(line) for line in (REAL / "manifest.jsonl").open() if json.loads(line)["id"] == row)
-    orig = load_image(REAL / meta["original"])
-    gen = load_image(REAL / meta["generated"])
-    mask = read_mask(REAL / meta["mask"])[0] if meta.get("mask") else orig.alpha
-    item = JudgeItem(Sample(row, "o", "g"), orig, gen, mask)
-    ConsistencyCheck(ConsistencySettings()).run(item)
-    r = DistinctCheck(DistinctSettings()).run(item)
+    r = DistinctCheck(DistinctSettings()).run(located_item(row))
     assert r.passed, (row, r.explanation, r.details)

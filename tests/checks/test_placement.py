@@ -8,7 +8,6 @@ and a few real good images (``../shared/data/real-dev``, skipped when absent) go
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,13 +21,13 @@ from hfpc.checks.placement import PlacementCheck, PlacementSettings
 from hfpc.consistency.analyze import ConsistencyReport, ProductReport
 from hfpc.consistency.config import ConsistencySettings
 from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE
-from hfpc.data.images import LoadedImage, load_image, read_mask
+from hfpc.data.images import LoadedImage
 from hfpc.data.synth import make_sample
 from hfpc.scene import Placement, support_neighbours
 from hfpc.types import Sample
+from tests.checks.real import REAL, located_item
 
 S = 512
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real-dev"
 
 
 def scene(lift: float = 0.0, shadow: bool = True, height: int = 200, width: int = 120,
@@ -260,11 +259,5 @@ GOOD_ROWS = ("osi_box_insertanything", "icc_cybertruck_night", "oc_chair_studio"
 @pytest.mark.parametrize("row", GOOD_ROWS)
 def test_real_good_images_pass(row: str) -> None:
     """Good real images with no visible contact shadow (lit floor, night lot, studio sweep) pass."""
-    meta = next(json.loads(line) for line in (REAL / "manifest.jsonl").open() if json.loads(line)["id"] == row)
-    orig = load_image(REAL / meta["original"])
-    gen = load_image(REAL / meta["generated"])
-    mask = read_mask(REAL / meta["mask"])[0] if meta.get("mask") else orig.alpha
-    item = JudgeItem(Sample(row, "o", "g"), orig, gen, mask)
-    ConsistencyCheck(ConsistencySettings()).run(item)
-    r = check().run(item)
+    r = check().run(located_item(row))
     assert r.passed, (row, r.explanation, r.details)

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from hfpc.checks.base import Check, JudgeItem
 from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE, HEATMAP_SUFFIX, write_heatmap
-from hfpc.scene import NO_SURROUNDINGS, draw_findings, measure_distinct, products_in_scene, spectral_salience
+from hfpc.scene import NO_SURROUNDINGS, draw_findings, judged_products, measure_distinct, spectral_salience
 from hfpc.settings import CheckSettings
 from hfpc.types import CheckResult, Finding
 
@@ -71,19 +71,15 @@ class DistinctCheck(Check):
         """Measure every found product; fail on those that blend into their surroundings."""
         s = self.settings
         report = item.shared.get("consistency")
-        g, parts, source = products_in_scene(report, item.generated.rgb, item.original.rgb, item.mask,
-                                             s.work_side)
-        judged = [p for p in parts if p.mask is not None and (s.judge_rejected or not p.rejected)]
-        details: dict = {"position": source, "products": []}
-        if not judged:
-            why = ("no product was found in the generated image" if not any(p.mask is not None for p in parts)
-                   else "the consistency check rejected every product it found")
+        g, judged, n_products, details, why = judged_products(report, item.generated.rgb, item.original.rgb,
+                                                              item.mask, s.work_side, s.judge_rejected)
+        if why is not None:
             return CheckResult(self.name, True, NO_SURROUNDINGS, s.min_colour_delta_e,
                                f"not judged: {why} (the consistency check fails it)", details=details)
         sal = spectral_salience(g)
         findings: list[Finding] = []
         worst = NO_SURROUNDINGS
-        many = len(parts) > 1
+        many = n_products > 1
         for part in judged:
             assert part.mask is not None
             d = measure_distinct(g, part.mask, ring=s.ring, weak_delta_e=s.weak_delta_e, salience=sal)

@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 
 from hfpc.checks.base import Check, JudgeItem
 from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE, HEATMAP_SUFFIX, write_heatmap
-from hfpc.scene import Neighbour, Placement, draw_findings, measure_placement, products_in_scene, support_neighbours
+from hfpc.scene import Neighbour, Placement, draw_findings, judged_products, measure_placement, support_neighbours
 from hfpc.settings import CheckSettings
 from hfpc.types import CheckResult, Finding
 
@@ -131,20 +131,16 @@ class PlacementCheck(Check):
         """Measure every found product; fail on the first floating or implausibly sized one."""
         s = self.settings
         report = item.shared.get("consistency")
-        g, parts, source = products_in_scene(report, item.generated.rgb, item.original.rgb, item.mask,
-                                             s.work_side)
-        judged = [p for p in parts if p.mask is not None and (s.judge_rejected or not p.rejected)]
-        details: dict = {"position": source, "products": []}
-        if not judged:
-            why = ("no product was found in the generated image" if not any(p.mask is not None for p in parts)
-                   else "the consistency check rejected every product it found")
+        g, judged, n_products, details, why = judged_products(report, item.generated.rgb, item.original.rgb,
+                                                              item.mask, s.work_side, s.judge_rejected)
+        if why is not None:
             return CheckResult(self.name, True, 1.0, s.shadow_darkness,
                                f"not judged: {why} (the consistency check fails it)", details=details)
         cat = _category(item, s.category_shares)
         lo, hi = s.category_shares[cat] if cat else (s.min_share, s.max_share)
         findings: list[Finding] = []
         worst = float("inf")
-        many = len(parts) > 1
+        many = n_products > 1
         for part in judged:
             assert part.mask is not None
             others = None

@@ -29,11 +29,11 @@ import numpy as np
 from pydantic import Field
 
 from hfpc.checks.base import Check, JudgeItem
+from hfpc.scene import downscale
 from hfpc.settings import CheckSettings
 from hfpc.text_ocr import (
     OCR_MISSING,
     TextBox,
-    downscale,
     edit_distance,
     ocr_missing,
     read_lines,
