@@ -11,8 +11,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from hfpc.checks.base import Check, JudgeItem
-from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE, HEATMAP_SUFFIX, write_heatmap
-from hfpc.scene import NO_SURROUNDINGS, draw_findings, judged_products, measure_distinct, spectral_salience
+from hfpc.checks.placement import write_picture
+from hfpc.scene import NO_SURROUNDINGS, judged_products, measure_distinct, spectral_salience
 from hfpc.settings import CheckSettings
 from hfpc.types import CheckResult, Finding
 
@@ -123,12 +123,5 @@ class DistinctCheck(Check):
         result = CheckResult(self.name, not findings, worst, s.min_colour_delta_e, explanation,
                              failure="indistinct" if findings else None, details=details, findings=findings)
         # a picture only where there is something to show: most pairs pass, and encoding costs
-        where = item.artifact_path(self.name, HEATMAP_SUFFIX) if findings else None
-        if where is not None:
-            path, rel = where
-            shown = report.generated if report is not None else item.generated.rgb  # sharper than g
-            pic = draw_findings(shown, [p.mask for p in judged if p.mask is not None],
-                                [f.box for f in findings if f.box is not None], HEATMAP_MAX_SIDE)
-            write_heatmap(path, pic)
-            result.artifacts["picture"] = rel
+        write_picture(item, self.name, report, judged, findings, result)
         return result

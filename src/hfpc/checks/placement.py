@@ -15,7 +15,15 @@ from pydantic import Field, model_validator
 
 from hfpc.checks.base import Check, JudgeItem
 from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE, HEATMAP_SUFFIX, write_heatmap
-from hfpc.scene import Neighbour, Placement, draw_findings, judged_products, measure_placement, support_neighbours
+from hfpc.scene import (
+    Neighbour,
+    Placement,
+    ScenePart,
+    draw_findings,
+    judged_products,
+    measure_placement,
+    support_neighbours,
+)
 from hfpc.settings import CheckSettings
 from hfpc.types import CheckResult, Finding
 
@@ -102,6 +110,20 @@ def _category(item: JudgeItem, priors: dict[str, tuple[float, float]]) -> str | 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.0f} %" if x >= 0.01 else f"{100 * x:.1f} %"
+
+
+def write_picture(item: JudgeItem, check: str, report: object | None, judged: list[ScenePart],
+                  findings: list[Finding], result: CheckResult) -> None:
+    """Write a scene check's picture (products outlined, findings boxed) when it found something."""
+    where = item.artifact_path(check, HEATMAP_SUFFIX) if findings else None
+    if where is None:
+        return
+    path, rel = where
+    shown = report.generated if report is not None else item.generated.rgb  # type: ignore[attr-defined]
+    pic = draw_findings(shown, [p.mask for p in judged if p.mask is not None],
+                        [f.box for f in findings if f.box is not None], HEATMAP_MAX_SIDE)
+    write_heatmap(path, pic)
+    result.artifacts["picture"] = rel
 
 
 class PlacementCheck(Check):
@@ -199,12 +221,5 @@ class PlacementCheck(Check):
                              failure=findings[0].failure if findings else None,
                              details=details, findings=findings)
         # a picture only where there is something to show: most pairs pass, and encoding costs
-        where = item.artifact_path(self.name, HEATMAP_SUFFIX) if findings else None
-        if where is not None:
-            path, rel = where
-            shown = report.generated if report is not None else item.generated.rgb  # sharper than g
-            pic = draw_findings(shown, [p.mask for p in judged if p.mask is not None],
-                                [f.box for f in findings if f.box is not None], HEATMAP_MAX_SIDE)
-            write_heatmap(path, pic)
-            result.artifacts["picture"] = rel
+        write_picture(item, self.name, report, judged, findings, result)
         return result
