@@ -164,7 +164,7 @@ def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sample:
 def test_a_text_change_names_the_product_whose_pixels_changed_only_by_it() -> None:
     text = Reason("text", "text_changed", "product_text_changed",
                   'the product\'s text "GLOW" reads "GIDW" in the generated image (edit distance 0.50 > 0.34)',
-                  product=1)
+                  product=1, value=0.5)
     local = Reason("consistency", "changed_locally", "product_altered", "changed locally", product=1)
     structure = Reason("consistency", "structure", "product_altered", "changed structure", product=1)
     outline = Reason("consistency", "outline", "product_altered", "changed outline", product=1)
@@ -181,7 +181,7 @@ def test_a_text_change_names_the_product_whose_pixels_changed_only_by_it() -> No
     # a wholly different word is another variant of the product: altered
     other_word = Reason("text", "text_changed", "product_text_changed",
                         'the product\'s text "ZEST" reads "BLOOM" in the generated image (edit distance 1.00 > 0.34)',
-                        product=1)
+                        product=1, value=1.0)
     assert main_failure([local, structure, other_word]) == "product_altered"
     assert main_failure([local, Reason("text", "text_changed", "product_text_changed", "reads GIDW",
                                        product=1)]) == "product_altered"  # no distance given

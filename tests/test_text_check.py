@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from hfpc.checks.text import TextSettings
 from hfpc.judge import Judge
 from hfpc.profile import Profile
 from hfpc.text_ocr import OCR_MISSING, edit_distance
@@ -96,6 +97,8 @@ def test_changed_label_word_is_product_text_changed(tmp_path: Path) -> None:
     assert not r.passed and r.failure == "product_text_changed"
     f = r.findings[0]
     assert f.product == 1 and f.box is not None
+    # the edit distance travels as the finding's value, above the check's threshold
+    assert f.value is not None and f.value > TextSettings().edit_distance_threshold
     cx, cy = (f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2
     assert abs(cx - 0.5) < 0.05 and abs(cy - (PRODUCT[1] + 135) / S) < 0.05
 

@@ -14,7 +14,6 @@ after the known ones), and label files that use RF1M's or HFPC's names ("space m
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -127,13 +126,14 @@ class Reason:
     where: str = ""
     product: int | None = None
     box: tuple[float, float, float, float] | None = None
+    value: float | None = None
 
     @classmethod
     def from_finding(cls, check: str, finding: Finding) -> Reason:
         """A finding of ``check``, its failure name normalised to a code."""
         failure = normalize(finding.failure) or FAILED_CHECK
         return cls(check, finding.code or failure, failure, finding.sentence, finding.where,
-                   finding.product, finding.box)
+                   finding.product, finding.box, finding.value)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Reason:
@@ -141,11 +141,11 @@ class Reason:
         box = d.get("box")
         return cls(str(d.get("check", "")), str(d.get("code", "")), str(d.get("failure") or FAILED_CHECK),
                    str(d.get("sentence", "")), str(d.get("where", "") or ""), d.get("product"),
-                   tuple(box) if box else None)  # type: ignore[arg-type]
+                   tuple(box) if box else None, d.get("value"))  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the result row's ``reasons`` (unset optional fields left out)."""
-        finding = Finding(self.code, self.failure, self.sentence, self.where, self.product, self.box)
+        finding = Finding(self.code, self.failure, self.sentence, self.where, self.product, self.box, self.value)
         return {"check": self.check, **finding.to_dict()}
 
 
@@ -189,14 +189,11 @@ GARBLED_MAX_DISTANCE = 0.5
 as the same word misspelt or garbled (``product_text_changed``); a wholly different word (ZEST →
 BLOOM, distance 1) is another variant of the product and stays ``product_altered``."""
 
-_DISTANCE = re.compile(r"edit distance (\d+(?:\.\d+)?)")
-
-
 def _garbled(r: Reason | Mapping[str, Any]) -> bool:
-    """Whether a text-change reason's sentence gives an edit distance of a misspelling (at most
-    :data:`GARBLED_MAX_DISTANCE`); a sentence without one is not taken as a misspelling."""
-    m = _DISTANCE.search(str(_field(r, "sentence") or ""))
-    return m is not None and float(m.group(1)) <= GARBLED_MAX_DISTANCE
+    """Whether a text-change reason's edit distance (its ``value``) is that of a misspelling (at
+    most :data:`GARBLED_MAX_DISTANCE`); a reason without one is not taken as a misspelling."""
+    distance = _field(r, "value")
+    return distance is not None and float(distance) <= GARBLED_MAX_DISTANCE
 
 
 def _field(r: Reason | Mapping[str, Any], key: str) -> Any:

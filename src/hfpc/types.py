@@ -39,7 +39,9 @@ class Finding:
     ``failure`` is a taxonomy code (``product_altered``, ``floating``, ``text_artifacts`` …, see
     ARCHITECTURE.md); ``code`` is the check's own, finer name for it (``not_found``, ``changed``).
     ``box`` is where it is in the generated image, as fractions of its width and height
-    ``(x0, y0, x1, y1)``, so it holds at any resolution; ``product`` is 1-based.
+    ``(x0, y0, x1, y1)``, so it holds at any resolution; ``product`` is 1-based. ``value`` is the
+    measure behind the finding in the check's own units (the text check's edit distance), for
+    programs that act on it without reading the sentence.
     """
 
     code: str
@@ -48,6 +50,7 @@ class Finding:
     where: str = ""
     product: int | None = None
     box: tuple[float, float, float, float] | None = None
+    value: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the result row (unset optional fields left out)."""
@@ -57,6 +60,8 @@ class Finding:
             d["product"] = self.product
         if self.box is not None:
             d["box"] = [round(float(v), 4) for v in self.box]
+        if self.value is not None:
+            d["value"] = round(float(self.value), 4)
         return d
 
 

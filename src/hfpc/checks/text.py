@@ -184,7 +184,8 @@ class TextCheck(Check):
         findings = [Finding("text_changed", "product_text_changed",
                             f"the product's text \"{c['original']}\" reads \"{c['generated']}\" in the generated "
                             f"image (edit distance {c['distance']:.2f} > {s.edit_distance_threshold:.2f})",
-                            where="on the product", product=c["product"], box=_frac(c["box"], gw, gh))
+                            where="on the product", product=c["product"], box=_frac(c["box"], gw, gh),
+                            value=c["distance"])
                     for c in sorted(changed, key=lambda c: -c["distance"])]
         findings += [Finding("background_text", "text_artifacts", _artefact_sentence(b, s), where="background",
                              box=_frac(b.box, gw, gh)) for b in artefacts]
