@@ -222,7 +222,7 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
     if not masks:
         return ConsistencyReport([], source, g)
     shared: dict = {"original": original_cache if original_cache is not None else {}}
-    cands = [locate_product(o, m, g, settings, shared) for m in masks]
+    cands = [locate_product(o, m, g, settings, shared, alone=len(masks) == 1) for m in masks]
     _share_layout(o, masks, g, cands, settings)
     same = similarity(g.shape[1] / o.shape[1], 0.0, 0.0)
     pairings = assign(masks, cands, same, settings.locate_min_score, settings.match_distance_weight,

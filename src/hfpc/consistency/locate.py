@@ -167,13 +167,15 @@ def _place(s: float, x: float, y: float, box: tuple[int, int, int, int], mirrore
 
 def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
                     settings: ConsistencySettings, top_k: int = 3,
-                    identity: np.ndarray | None = None, likelihood: np.ndarray | None = None) -> list[Location]:
+                    identity: np.ndarray | None = None, likelihood: np.ndarray | None = None,
+                    stop_at: float | None = None) -> list[Location]:
     """Multi-scale search, plain and mirrored, on luminance and on the product-colour map.
 
     The luminance pass finds textured products; the colour-map pass matches the product's
     silhouette against where its colours are, which finds flat products. The best peaks are
     refined in colour at full resolution. With ``identity`` given, a single-scale match runs
-    first; if its peak is the product's own place, no candidates are returned.
+    first; if its peak is the product's own place, no candidates are returned. With ``stop_at``,
+    refining stops at the first peak that correlates that well (a lone product needs no rivals).
     """
     box = bbox(mask)
     x0, y0, x1, y1 = box
@@ -250,7 +252,7 @@ def template_search(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
                 continue
             out.append(Location(m, -1.0, kind))
             added += 1
-            if added >= top_k:
+            if added >= top_k or (stop_at is not None and r >= stop_at):
                 break
         return best_r
 
@@ -324,10 +326,12 @@ def _region(mask: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> tup
 
 
 def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings: ConsistencySettings,
-                   cache: dict | None = None) -> list[Location]:
+                   cache: dict | None = None, alone: bool = False) -> list[Location]:
     """Candidate locations of one product in the generated image, best score first.
 
     ``cache`` carries work shared by the products of one pair (the generated image's keypoints).
+    ``alone``: the original has no other product, so a convincing place needs no alternatives
+    for the one-to-one pairing (the search stops at the first).
     """
     oh, ow = orig.shape[:2]
     gh, gw = gen.shape[:2]
@@ -341,7 +345,8 @@ def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings
     # the in-place shortcut only when the product convincingly is at its own place
     in_place = ident if cands and cands[0].score >= settings.locate_min_score else None
     likelihood = colour_likelihood(orig, mask, gen)
-    found = template_search(orig, mask, gen, settings, identity=in_place, likelihood=likelihood)
+    found = template_search(orig, mask, gen, settings, identity=in_place, likelihood=likelihood,
+                            stop_at=settings.identity_accept if alone else None)
     for loc in found:
         loc.score = score_at(orig, mask, gen, loc.matrix, settings)
         cands.append(loc)
