@@ -398,12 +398,12 @@ class TextCheck(Check):
         return reading, conf, d
 
 
-def _consistency_prepared(item: JudgeItem) -> tuple[np.ndarray, list[np.ndarray], str] | None:
-    """The consistency check's prepared original (working image, product masks, mask source), if cached."""
-    for k, v in item.original_cache.items():
-        if k.startswith("consistency:") and not k.endswith(":features") and isinstance(v, tuple) and len(v) == 3:
-            return v
-    return None
+def _consistency_prepared(item: JudgeItem) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """The consistency check's original at its working resolution and its product masks, when it ran."""
+    report = item.shared.get("consistency")
+    if report is None or report.original is None:
+        return None
+    return report.original, report.masks
 
 
 def _changed_blocks(o: np.ndarray, g: np.ndarray, m: np.ndarray, located: np.ndarray, block: int,

@@ -96,6 +96,10 @@ class ConsistencyReport:
     products: list[ProductReport]
     mask_source: str
     generated: np.ndarray = field(repr=False)
+    original: np.ndarray | None = field(default=None, repr=False)
+    """The original at working resolution, the frame of each location's matrix."""
+    masks: list[np.ndarray] = field(default_factory=list, repr=False)
+    """The original's product masks at working resolution (segmented or given), product by product."""
 
     @property
     def passed(self) -> bool:
@@ -220,7 +224,7 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
     o, masks, source = prepared or prepare_original(original, original_mask, settings)
     g = _downscale(generated, settings.max_side)
     if not masks:
-        return ConsistencyReport([], source, g)
+        return ConsistencyReport([], source, g, o, masks)
     shared: dict = {"original": original_cache if original_cache is not None else {}}
     cands = [locate_product(o, m, g, settings, shared, alone=len(masks) == 1) for m in masks]
     _share_layout(o, masks, g, cands, settings)
@@ -268,7 +272,7 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
         reports.append(ProductReport(p.product, area, True, findings, p.location, comp,
                                      candidates=cands[p.product], located_mask=located, grown_mask=grown,
                                      tier="pasted" if pasted else "redrawn", shape=shape))
-    return ConsistencyReport(reports, source, g)
+    return ConsistencyReport(reports, source, g, o, masks)
 
 
 def _not_found(index: int, area: float, cands: list[Location], mask: np.ndarray, same: np.ndarray,
