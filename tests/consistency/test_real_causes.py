@@ -123,6 +123,22 @@ def test_poster_text_is_not_a_product(product) -> None:
     assert rep.passed, rep.explanation()
 
 
+def test_parts_inside_a_product_belong_to_it_and_products_side_by_side_stay_apart() -> None:
+    """A toaster's dark slots, cut off from its body by a band of the backdrop's colour, are
+    pieces of the toaster; two boxes side by side are two products."""
+    img = np.full((SIZE, SIZE, 3), 235, np.uint8)
+    cv2.rectangle(img, (90, 120), (330, 330), (60, 90, 160), -1)  # the body
+    cv2.rectangle(img, (140, 150), (290, 220), (235, 235, 235), -1)  # a band of the backdrop's colour
+    cv2.rectangle(img, (170, 170), (260, 200), (20, 20, 20), -1)  # a slot seen through it
+    masks, _ = segment_original(img, None, ConsistencySettings())
+    assert len(masks) == 1
+    assert masks[0][185, 215]
+    apart = np.full((SIZE, SIZE, 3), 235, np.uint8)
+    cv2.rectangle(apart, (40, 150), (170, 300), (60, 90, 160), -1)
+    cv2.rectangle(apart, (230, 160), (360, 310), (160, 60, 40), -1)
+    assert len(segment_original(apart, None, ConsistencySettings())[0]) == 2
+
+
 def test_flat_product_in_place_passes_and_recolour_fails() -> None:
     orig = _backdrop("white")
     mask = np.zeros((SIZE, SIZE), bool)

@@ -90,6 +90,9 @@ class ConsistencySettings(CheckSettings):
     hole_match: float = Field(0.5, gt=0, le=1, description=(
         "an enclosed region whose median distance to the backdrop colours is below this share of "
         "`background_delta` is a see-through hole (removed from the product whatever its size)"))
+    enclosed_share: float = Field(0.8, ge=0, le=1, description=(
+        "a segmented part with at least this share of its pixels inside a larger part's convex "
+        "hull is a piece of that product (a slot, a window), not a product of its own"))
     min_part_share: float = Field(0.1, ge=0, le=1, description=(
         "smallest component, as a share of the largest, treated as a product: headline text, price "
         "tags, badges and specks beside the main product are not products"))

@@ -147,22 +147,26 @@ def split_products(fg: np.ndarray, settings: ConsistencySettings,
                    holes: np.ndarray | None = None) -> list[np.ndarray]:
     """Connected components that are products, largest first; small non-hole gaps filled.
 
-    A component counts when it covers ``min_product_area`` of the image and at least
-    ``min_part_share`` of the largest component: text, badges and specks beside a product are
-    not products. Holes that show the backdrop (``holes``) are never filled.
+    Parts inside a larger part's convex hull join it first (see :func:`_merge_enclosed`). A
+    product then covers ``min_product_area`` of the image and at least ``min_part_share`` of
+    the largest: text, badges and specks beside a product are not products. Holes that show
+    the backdrop (``holes``) are never filled.
     """
     h, w = fg.shape
     n, labels, stats, _ = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
     order = sorted(range(1, n), key=lambda i: -stats[i, cv2.CC_STAT_AREA])
     if not order:
         return []
-    largest = stats[order[0], cv2.CC_STAT_AREA]
+    # specks too small to matter anywhere are not looked at (a hull test per speck is costly)
+    floor = 0.01 * stats[order[0], cv2.CC_STAT_AREA]
+    parts = _merge_enclosed([labels == i for i in order if stats[i, cv2.CC_STAT_AREA] >= floor],
+                            settings.enclosed_share)
+    areas = [int(p.sum()) for p in parts]
+    largest = max(areas)
     out = []
-    for i in order:
-        area = stats[i, cv2.CC_STAT_AREA]
+    for comp, area in sorted(zip(parts, areas), key=lambda x: -x[1]):
         if area < settings.min_product_area * h * w or area < settings.min_part_share * largest:
             continue
-        comp = labels == i
         gaps = ~comp
         hn, hl, hs, _ = cv2.connectedComponentsWithStats(gaps.astype(np.uint8), connectivity=4)
         small = [j for j in range(1, hn) if hs[j, cv2.CC_STAT_AREA] < 0.01 * area]
@@ -170,6 +174,25 @@ def split_products(fg: np.ndarray, settings: ConsistencySettings,
         if holes is not None:
             filled &= ~holes
         out.append(filled)
+    return out
+
+
+def _merge_enclosed(parts: list[np.ndarray], share: float) -> list[np.ndarray]:
+    """Parts lying within a larger part's convex hull belong to it (a toaster's slots, a window
+    of a box cut off by a band of the backdrop's colour), largest first."""
+    out: list[np.ndarray] = []
+    hulls: list[np.ndarray] = []
+    for part in parts:
+        for k, hull in enumerate(hulls):
+            if (part & hull).sum() >= share * part.sum():
+                out[k] = out[k] | part
+                break
+        else:
+            out.append(part)
+            pts = cv2.findNonZero(part.astype(np.uint8))
+            hull = np.zeros(part.shape, np.uint8)
+            cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
+            hulls.append(hull > 0)
     return out
 
 
