@@ -128,3 +128,18 @@ def test_hole_and_part_the_mask_missed_are_not_growth() -> None:
     same = np.array([[1.0, 0, 0], [0, 1.0, 0]])
     share2, _ = growth_share(gen2, box, original=orig, original_mask=box, matrix=same)
     assert share2 == 0.0
+
+
+def test_a_part_that_does_not_touch_the_product_is_not_growth_even_with_no_contact_floor() -> None:
+    """A blob of the product's colour beside it, not touching, is a scene object: with the
+    contact floor at 0 it must still be measured (and not counted), not crash."""
+    gen = np.full((200, 200, 3), (40, 120, 40), np.uint8)
+    located = np.zeros((200, 200), bool)
+    located[60:140, 60:140] = True
+    gen[located] = (200, 30, 30)
+    gen[95:105, 152:162] = (200, 30, 30)  # beside it, 12 px away
+    share, grown = growth_share(gen, located, settings=ConsistencySettings(growth_min_contact=0.0))
+    assert share == 0.0 and not grown.any()
+    gen[70:130, 140:160] = (200, 30, 30)  # a part attached along its side is growth
+    share, grown = growth_share(gen, located, settings=ConsistencySettings(growth_min_contact=0.0))
+    assert share > 0.1 and grown[100, 150]

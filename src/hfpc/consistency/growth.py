@@ -203,7 +203,7 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
             continue
         # where it touches: the product's edge next to the part (through the tolerance sliver)
         contact = edge & (cv2.dilate(part.astype(np.uint8), touch_k) > 0)
-        if contact.sum() < s.growth_min_contact * ssize:
+        if not contact.any() or contact.sum() < s.growth_min_contact * ssize:
             continue
         pl = lab[part]
         # the product's own colours near where it touches
