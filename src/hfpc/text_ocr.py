@@ -1,10 +1,10 @@
-"""Offline OCR for the ``text`` check: RapidOCR's PP-OCR detector and recogniser on ONNX Runtime.
+"""Offline OCR for the ``text`` check: PP-OCR's detector and recogniser on ONNX Runtime.
 
-The models ship inside the ``rapidocr`` wheel (the ``hfpc[ocr]`` extra), so nothing is downloaded.
-One engine is created lazily per process and runs on one ONNX Runtime thread: the batch runner
-already uses one process per core. The detector is the expensive part, so it runs only on the
-regions that a cheap gradient test marks as text-like (see :func:`text_candidates`), and the
-recogniser only on what the detector found.
+The models ship inside the ``rapidocr`` wheel (the ``hfpc[ocr]`` extra), so nothing is downloaded;
+:mod:`hfpc.ppocr` runs them the way RapidOCR does. One engine is created lazily per process and
+runs on one ONNX Runtime thread: the batch runner already uses one process per core. The detector
+is the expensive part, so it runs only on the regions that a cheap gradient test marks as
+text-like (see :func:`text_candidates`), and the recogniser only on what the detector found.
 """
 
 from __future__ import annotations
@@ -18,27 +18,29 @@ from typing import Any
 import cv2
 import numpy as np
 
+from hfpc.ppocr import PPOCR, crop_quad
+
 log = logging.getLogger(__name__)
 
 OCR_MISSING = "OCR is not installed: pip install 'hfpc[ocr]'"
 """What the ``text`` check says when ``rapidocr`` (or ``onnxruntime``) cannot be imported."""
 
-_ENGINE: Any = None
+_ENGINE: PPOCR | None = None
 _LOCK = threading.Lock()
 
 
 def ocr_missing() -> str | None:
     """None when OCR can run here, else a sentence that says what to install (and why it failed)."""
     try:
-        importlib.import_module("onnxruntime")
-        importlib.import_module("rapidocr")
+        for name in ("onnxruntime", "rapidocr", "pyclipper", "shapely"):
+            importlib.import_module(name)
     except ImportError as e:
         return f"{OCR_MISSING} ({e})"
     return None
 
 
-def get_engine() -> Any:
-    """The process's RapidOCR engine, created on first use (one ONNX Runtime thread, quiet logs).
+def get_engine() -> PPOCR:
+    """The process's OCR engine, created on first use (one ONNX Runtime thread; models load on first use).
 
     Raises ImportError with :data:`OCR_MISSING` when the ``ocr`` extra is not installed.
     """
@@ -47,20 +49,10 @@ def get_engine() -> Any:
         return _ENGINE
     with _LOCK:
         if _ENGINE is None:
-            try:
-                from rapidocr import RapidOCR
-            except ImportError as e:
-                raise ImportError(f"{OCR_MISSING} ({e})") from e
-            params = {
-                "Global.log_level": "error",  # "detection result is empty" is a warning on every blank image
-                "Global.use_cls": False,  # product text is upright or nearly so
-                "EngineConfig.onnxruntime.intra_op_num_threads": 1,
-                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-                "Det.limit_type": "max",  # the caller sizes the input; the engine must not enlarge it
-                "Det.limit_side_len": 4096,
-            }
-            _ENGINE = RapidOCR(params=params)
-            logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+            missing = ocr_missing()
+            if missing is not None:
+                raise ImportError(missing)
+            _ENGINE = PPOCR(threads=1)
     return _ENGINE
 
 
@@ -194,11 +186,7 @@ def detect_text(rgb: np.ndarray, regions: list[Region] | None, box_threshold: fl
         if scale != 1.0:
             crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
                               interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-        res = engine(crop, use_det=True, use_cls=False, use_rec=False, box_thresh=box_threshold)
-        boxes = getattr(res, "boxes", None)
-        if boxes is None or len(boxes) == 0:
-            continue
-        scores = getattr(res, "scores", None) or [1.0] * len(boxes)
+        boxes, scores = engine.detect(crop, box_threshold)
         for quad, score in zip(boxes, scores):
             sx, sy = (x1 - x0) / crop.shape[1], (y1 - y0) / crop.shape[0]
             pts = np.asarray(quad, np.float32) * np.float32([sx, sy]) + np.float32([x0, y0])
@@ -210,23 +198,15 @@ def recognize(rgb: np.ndarray, quads: list[np.ndarray]) -> list[tuple[str, float
     """What each outline (4 corners in ``rgb``'s pixels) reads, with the recogniser's confidence."""
     if not quads:
         return []
-    from rapidocr.utils.process_img import get_rotate_crop_image
-
     engine = get_engine()
     bgr = np.ascontiguousarray(rgb[..., ::-1])
     out = []
     for q in quads:
-        crop = get_rotate_crop_image(bgr, np.asarray(q, np.float32).copy())
+        crop = crop_quad(bgr, q)
         if crop.size == 0 or min(crop.shape[:2]) < 2:
             out.append(("", 0.0))
             continue
-        res = engine(np.ascontiguousarray(crop), use_det=False, use_cls=False, use_rec=True)
-        txts = getattr(res, "txts", None)
-        scores = getattr(res, "scores", None)
-        if not txts:
-            out.append(("", 0.0))
-        else:
-            out.append((str(txts[0]), float(scores[0]) if scores else 0.0))
+        out.append(engine.recognize(np.ascontiguousarray(crop)))
     return out
 
 
