@@ -107,6 +107,9 @@ class ConsistencySettings(CheckSettings):
         "central object is segmented with GrabCut"))
     grabcut: Literal["auto", "always", "never"] = Field("auto", description=(
         "refine the original's mask with GrabCut: only when ambiguous, always, or never"))
+    scene_grabcut_side: int = Field(160, ge=64, le=1024, description=(
+        "a scene photo's central object is segmented by GrabCut on a copy this many pixels across "
+        "(its cost grows with the pixels; the cut changes with the size it sees)"))
     max_light_gain: float = Field(4.0, ge=1, description=(
         "largest brightness gain (or loss) of scene light absorbed before comparing; light is "
         "modelled as a smooth gain field across the product"))

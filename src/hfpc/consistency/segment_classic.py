@@ -238,7 +238,7 @@ class ClassicSegmenter:
         source = "border"
         share = float(fg.mean())
         if scene or share < s.scene_min_share or share > s.scene_max_share:
-            fg = scene_foreground(rgb, fg, holes)
+            fg = scene_foreground(rgb, fg, holes, side=s.scene_grabcut_side)
             return split_products(fg, s, holes), "scene+grabcut"
         if s.grabcut == "always" or (s.grabcut == "auto" and ambiguous):
             fg = refine_grabcut(rgb, fg, keep_out=holes)
