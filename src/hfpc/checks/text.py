@@ -175,8 +175,10 @@ class TextCheck(Check):
                                      s.gate_min_glyphs, 1.0, exclude=product_g)
         regions, unscanned = select_regions(candidates, g.shape[:2], s.scan_budget)
         found = read_text(g, regions, s.box_threshold, s.min_box_height, s.min_box_area, s.full_scan_share,
-                          s.detect_scale)
-        artefacts = self._artefacts(found, product_g, orig, g.shape[:2])
+                          s.detect_scale, recognise=False)
+        background = [b for b in found if _share(b, product_g) < s.product_overlap]
+        read_lines(g, background)  # lines on the product are the product's text: compared below, not here
+        artefacts = self._artefacts(background, orig, g.shape[:2])
         compared, small, kept = self._product_text(g, orig, placed)
         changed = [c for c in compared if c["changed"]]
 
@@ -194,7 +196,7 @@ class TextCheck(Check):
             "ocr": True, "placement": source, "candidate_regions": len(candidates),
             "scanned_share": round(sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in regions) / (gh * gw), 3),
             "unscanned_share": round(unscanned, 3),
-            "background_lines": [b.details() for b in found if _share(b, product_g) < s.product_overlap],
+            "background_lines": [b.details() for b in background],
             "artefacts": [b.details() for b in artefacts],
             "original_lines": None if orig.lines is None else [b.details() for b in orig.lines],
             "products_kept": kept,
@@ -292,33 +294,38 @@ class TextCheck(Check):
             out[i] = (same, cv2.resize(mask.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST) > 0)
         return out, "same relative position (no consistency report)"
 
-    def _artefacts(self, found: list[TextBox], product_g: np.ndarray, orig: _Original,
-                   shape: tuple[int, int]) -> list[TextBox]:
-        """Background lines of the generated image that are text and that the original does not have."""
+    def _artefacts(self, background: list[TextBox], orig: _Original, shape: tuple[int, int]) -> list[TextBox]:
+        """Background lines of the generated image that are text and that the original does not have.
+
+        The original's lines are found only when some line is text, and read only when none of
+        them is at the same place (a reading costs more than a comparison of boxes).
+        """
         s = self.settings
         gh, gw = shape
-        oh, ow = orig.rgb.shape[:2]
-        o_product = np.zeros((oh, ow), bool)
-        for m in orig.masks:
-            o_product |= m
-        o_product = _grow(o_product, s.product_margin)
-        background = [b for b in found if _share(b, product_g) < s.product_overlap]
-        if not background:
-            return []
-        o_background = [b for b in self._lines(orig) if _share(b, o_product) < s.product_overlap]
-        read_lines(orig.rgb, o_background)  # only now, when there is something to compare with
-        out = []
+        text = []
         for b in background:
             chars = sum(c.isalnum() for c in b.text)
             readable = b.confidence >= s.garbled_confidence and chars >= s.min_chars
             x0, y0, x1, y1 = b.box
             garbled = (b.confidence < s.garbled_confidence and b.det_score >= s.garbled_det_score
                        and x1 - x0 >= s.garbled_min_aspect * b.height)
-            if not (readable or garbled):
-                continue
+            if readable or garbled:
+                text.append(b)
+        if not text:
+            return []
+        oh, ow = orig.rgb.shape[:2]
+        o_product = np.zeros((oh, ow), bool)
+        for m in orig.masks:
+            o_product |= m
+        o_product = _grow(o_product, s.product_margin)
+        o_background = [b for b in self._lines(orig) if _share(b, o_product) < s.product_overlap]
+        out = []
+        for b in text:
             rel = _frac(b.box, gw, gh)
-            if any(edit_distance(b.text, o.text) <= s.edit_distance_threshold
-                   or _iou(rel, _frac(o.box, ow, oh)) >= s.same_place_iou for o in o_background):
+            if any(_iou(rel, _frac(o.box, ow, oh)) >= s.same_place_iou for o in o_background):
+                continue
+            read_lines(orig.rgb, o_background)  # once; kept in the cached original
+            if any(edit_distance(b.text, o.text) <= s.edit_distance_threshold for o in o_background):
                 continue
             out.append(b)
         return out
