@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hfpc.ppocr import PPOCR, crop_quad
+from hfpc.ppocr import DET_MODEL, PPOCR, REC_MODEL, crop_quad, models_dir
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,10 @@ def ocr_missing() -> str | None:
             importlib.import_module(name)
     except ImportError as e:
         return f"{OCR_MISSING} ({e})"
+    root = models_dir()
+    for name in (DET_MODEL, REC_MODEL):
+        if root is None or not (root / name).is_file():
+            return f"{OCR_MISSING} (the installed rapidocr has no {name}: pip install -U rapidocr)"
     return None
 
 
