@@ -62,6 +62,12 @@ def _generated(kind: str) -> np.ndarray:
     elif kind == "legs":
         for lx in (x0 + 4, x1 - 14):
             img[y1:y1 + 40, lx:lx + 10] = (185, 36, 36)
+    elif kind == "thin_legs":
+        for lx in (x0 + 6, x1 - 9):
+            img[y1:y1 + 20, lx:lx + 3] = (185, 36, 36)
+    elif kind == "sliver":
+        # the product drawn two pixels lower: an alignment sliver along its base, no part
+        img[y1:y1 + 2, x0:x1] = (185, 36, 36)
     elif kind == "neighbour":
         # a blue cabinet standing right against the product's side
         img[y0 + 10:y1 + 10, x1:x1 + 45] = (40, 60, 160)
@@ -143,3 +149,19 @@ def test_a_part_that_does_not_touch_the_product_is_not_growth_even_with_no_conta
     gen[70:130, 140:160] = (200, 30, 30)  # a part attached along its side is growth
     share, grown = growth_share(gen, located, settings=ConsistencySettings(growth_min_contact=0.0))
     assert share > 0.1 and grown[100, 150]
+
+
+def test_thin_legs_are_growth_by_their_reach_and_a_sliver_is_not(original: tuple[np.ndarray, np.ndarray]) -> None:
+    """Thin legs add under 3 % of the area but reach far below the product; an alignment
+    sliver along its base reaches nowhere."""
+    img, mask = original
+    report = analyze_pair(img, mask, _generated("thin_legs"), ConsistencySettings())
+    c = report.products[0].comparison
+    assert c.growth < ConsistencySettings().max_growth
+    assert c.growth_extent > ConsistencySettings().max_growth_extent
+    assert "grown" in report.codes, report.explanation()
+    # the reach is what catches them: without its gate they pass
+    assert analyze_pair(img, mask, _generated("thin_legs"), ConsistencySettings(max_growth_extent=None)).passed
+    sliver = analyze_pair(img, mask, _generated("sliver"), ConsistencySettings())
+    assert sliver.passed, sliver.explanation()
+    assert sliver.products[0].comparison.growth_extent < ConsistencySettings().max_growth_extent

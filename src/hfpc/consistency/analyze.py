@@ -10,7 +10,7 @@ import numpy as np
 
 from hfpc.consistency.compare import Comparison, compare_product
 from hfpc.consistency.config import ConsistencySettings
-from hfpc.consistency.growth import growth_share, locate_growth
+from hfpc.consistency.growth import growth_extent, growth_share, locate_growth
 from hfpc.consistency.locate import Location, locate_product, score_at, similarity
 from hfpc.consistency.match import assign
 from hfpc.consistency.segment import get_segmenter
@@ -83,7 +83,8 @@ class ProductReport:
             d.update(preserved=round(self.preserved, 4), changed_share=round(c.changed_share, 4),
                      delta_e_mean=round(c.delta_e_mean, 3), mad=round(c.mad, 3),
                      mad_raw=round(c.mad_raw, 3), ssim=round(c.ssim, 4), edge=round(c.edge, 4),
-                     growth=round(c.growth, 4), local_change=round(c.local_change, 4),
+                     growth=round(c.growth, 4), growth_extent=round(c.growth_extent, 4),
+                     local_change=round(c.local_change, 4),
                      exact_share=round(c.exact_share, 4),
                      changed_where=c.where)
         return d
@@ -267,6 +268,7 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
         grown = np.zeros(g.shape[:2], bool)
         if pasted and p.location.score >= settings.growth_min_score:
             comp.growth, grown = growth_share(g, located, others, settings, o, mask, p.location.matrix)
+            comp.growth_extent = growth_extent(grown, located)
         shape = None if pasted else match_shape(g, located)
         findings = locate_growth(_findings(comp, shape, pasted, settings), grown, located)
         reports.append(ProductReport(p.product, area, True, findings, p.location, comp,
@@ -362,8 +364,11 @@ def _findings(c: Comparison, shape: ShapeMatch | None, pasted: bool, s: Consiste
         out.append(Finding("colours", "product_altered",
                            f"changed colours{where}: {100 * c.changed_share:.0f} % of it differs by ΔE2000 > "
                            f"{s.delta_e:g} beyond what the scene's light explains", c.where))
-    if s.max_growth is not None and c.growth > s.max_growth:
+    wide = s.max_growth is not None and c.growth > s.max_growth
+    far = s.max_growth_extent is not None and c.growth_extent > s.max_growth_extent
+    if wide or far:
         out.append(Finding("grown", "shape_hallucination",
-                           f"grew a part outside its outline ({100 * c.growth:.0f} % of its area > "
-                           f"{100 * s.max_growth:g} %, e.g. a pedestal, legs or a stand)"))
+                           f"grew a part outside its outline ({100 * c.growth:.0f} % of its area, reaching "
+                           f"{100 * c.growth_extent:.0f} % of its size beyond it; e.g. a pedestal, legs or a stand)",
+                           value=round(c.growth, 4)))
     return out

@@ -36,6 +36,8 @@ class Comparison:
     ssim: float
     edge: float
     growth: float = 0.0
+    growth_extent: float = 0.0
+    """How far grown parts reach beyond the outline, as a share of the product's size."""
     exact_share: float = 0.0
     """Share of pixels practically identical after light (ΔE2000 < ``exact_delta_e``): high when pasted."""
     where: str = ""

@@ -36,6 +36,9 @@ class ConsistencySettings(CheckSettings):
         "maximum area grown onto a product outside its outline (share of its area: a pedestal, "
         "legs, a stand, an awning of the product's own material); None measures and reports it "
         "without gating. Measured only on pasted products located with `growth_min_score`"))
+    max_growth_extent: float | None = Field(0.15, ge=0, description=(
+        "farthest a grown part may reach beyond the outline, as a share of the product's size "
+        "(√area): thin legs or a stand are little area but reach far; None does not gate on it"))
     locate_min_score: float = Field(0.55, ge=-1, le=1, description=(
         "minimum masked correlation for a product to count as found in the generated image"))
     identity_accept: float = Field(0.85, ge=-1, le=1, description=(
@@ -151,7 +154,7 @@ class ConsistencySettings(CheckSettings):
         "largest median Lab distance of a grown part from the product's colours near where it "
         "touches it: a part of the same object continues its material (shaded), a neighbouring "
         "object of another colour is not growth"))
-    growth_reach: float = Field(0.6, gt=0, le=1, description=(
+    growth_reach: float = Field(0.8, gt=0, le=1, description=(
         "how far beyond the outline growth is looked for, as a share of the product's size "
         "(√area); the background palette is learned from the ring beyond that"))
     growth_tolerance: float = Field(0.03, ge=0, le=0.3, description=(

@@ -224,6 +224,19 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
     return share, full
 
 
+def growth_extent(grown: np.ndarray, located: np.ndarray) -> float:
+    """How far the grown area reaches beyond the outline, as a share of the product's size (√area).
+
+    Legs or a stand add little area but reach far; a sliver along the outline reaches nowhere.
+    """
+    if not grown.any() or not located.any():
+        return 0.0
+    x0, y0, x1, y1 = bbox(grown | located)
+    crop = located[y0:y1, x0:x1]
+    dist = cv2.distanceTransform((~crop).astype(np.uint8), cv2.DIST_L2, 3)
+    return float(dist[grown[y0:y1, x0:x1]].max() / np.sqrt(located.sum()))
+
+
 def growth_where(grown: np.ndarray, located: np.ndarray) -> str:
     """Words for where the grown area lies relative to the product (empty when none)."""
     if not grown.any() or not located.any():
