@@ -164,7 +164,8 @@ class TextCheck(Check):
                                explanation=OCR_MISSING, details={"ocr": False, "skipped": missing})
         s = self.settings
         orig = self._original(item)
-        g = downscale(item.generated.rgb, s.max_side)
+        report = item.shared.get("consistency")
+        g = _working(item.generated.rgb, s.max_side, getattr(report, "generated", None))
         placed, source = self._placement(item, orig, g.shape[:2])
         product_g = np.zeros(g.shape[:2], bool)
         for _, located in placed.values():
@@ -230,7 +231,8 @@ class TextCheck(Check):
         if cached is not None:
             return cached
         s = self.settings
-        o = downscale(item.original.rgb, s.max_side)
+        cons = _consistency_prepared(item)
+        o = _working(item.original.rgb, s.max_side, cons[0] if cons is not None else None)
         masks = [cv2.resize(m.astype(np.uint8), o.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
                  for m in self._original_masks(item)]
         prepared = _Original(o, masks)
@@ -411,6 +413,17 @@ def _consistency_prepared(item: JudgeItem) -> tuple[np.ndarray, list[np.ndarray]
     if report is None or report.original is None:
         return None
     return report.original, report.masks
+
+
+def _working(rgb: np.ndarray, max_side: int, shrunk: np.ndarray | None) -> np.ndarray:
+    """``rgb`` at the working side: ``shrunk`` (the consistency check's copy) when it has that size,
+    since both shrink the same pixels the same way (area interpolation), else shrunk here."""
+    h, w = rgb.shape[:2]
+    f = max_side / max(h, w)
+    size = (h, w) if f >= 1 else (max(1, round(h * f)), max(1, round(w * f)))
+    if shrunk is not None and shrunk.shape[:2] == size:
+        return shrunk
+    return downscale(rgb, max_side)
 
 
 def _changed_blocks(o: np.ndarray, g: np.ndarray, m: np.ndarray, located: np.ndarray, block: int,
