@@ -247,3 +247,46 @@ def test_thresholds_print_apart_and_unbounded_settings_are_refused() -> None:
     for bad in ({"search_scales": 100000}, {"min_scale": 2.0, "max_scale": 1.0}, {"max_side": 100000}):
         with pytest.raises(ValidationError):
             ConsistencySettings(**bad)
+
+
+def _bag(stripes: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A plain shaded bag (no print), optionally with stripes painted on."""
+    img = np.zeros((160, 140, 3), np.float32)
+    alpha = np.zeros((160, 140), np.uint8)
+    cv2.rectangle(alpha, (10, 30), (130, 150), 1, -1)
+    cv2.ellipse(alpha, (70, 30), (35, 25), 0, 180, 360, 1, 6)
+    img[:] = np.array([150, 180, 40], np.float32) * np.linspace(1.1, 0.8, 140, dtype=np.float32)[None, :, None]
+    if stripes:
+        for k in range(-160, 140, 26):
+            cv2.line(img, (k, 0), (k + 160, 160), (40, 60, 170), 9)
+    img[alpha == 0] = 0
+    return np.clip(img, 0, 255).astype(np.uint8), alpha > 0
+
+
+@pytest.mark.parametrize("blur", [0.8, 2.5])
+def test_redrawn_plain_product_passes_and_painted_stripes_fail(blur: float) -> None:
+    """Compared as redrawn (coarsely), a re-rendered plain bag keeps its flat surface, softened
+    or not; stripes painted on it add texture that coarse colours alone average away."""
+    from hfpc.consistency.analyze import _findings
+    from hfpc.consistency.compare import compare_product
+    from hfpc.consistency.locate import similarity
+
+    s = ConsistencySettings()
+    rgb, alpha = _bag(False)
+    orig = np.full((SIZE, SIZE, 3), 250, np.uint8)
+    orig[50:210, 60:200][alpha] = rgb[alpha]
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[50:210, 60:200] = alpha
+    small = cv2.resize(alpha.astype(np.uint8), None, fx=0.8, fy=0.8, interpolation=cv2.INTER_NEAREST) > 0
+    matrix = similarity(0.8, 150 - 0.8 * 60, 120 - 0.8 * 50)
+    codes = {}
+    for stripes in (False, True):
+        src = cv2.resize(_bag(stripes)[0], None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA).astype(np.float32)
+        src = cv2.GaussianBlur(src, (0, 0), blur) * np.array([1.1, 1.0, 0.85], np.float32)  # warm light
+        gen = _backdrop("scene")
+        h, w = small.shape
+        gen[120:120 + h, 150:150 + w][small] = np.clip(src, 0, 255).astype(np.uint8)[small]
+        comp = compare_product(orig, mask, gen, matrix, s, tolerance=1, side=s.redrawn_side)
+        codes[stripes] = [f.code for f in _findings(comp, None, False, s)]
+    assert codes[False] == []
+    assert "pattern" in codes[True]

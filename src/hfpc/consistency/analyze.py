@@ -85,7 +85,7 @@ class ProductReport:
                      mad_raw=round(c.mad_raw, 3), ssim=round(c.ssim, 4), edge=round(c.edge, 4),
                      growth=round(c.growth, 4), growth_extent=round(c.growth_extent, 4),
                      local_change=round(c.local_change, 4),
-                     exact_share=round(c.exact_share, 4),
+                     exact_share=round(c.exact_share, 4), texture_gain=round(c.texture_gain, 3),
                      changed_where=c.where)
         return d
 
@@ -360,10 +360,16 @@ def _findings(c: Comparison, shape: ShapeMatch | None, pasted: bool, s: Consiste
         if c.mad > s.max_mad:
             out.append(Finding("colours", "product_altered",
                                f"changed colours: mean pixel difference {c.mad:.1f} > {s.max_mad:g}", c.where))
-    elif c.changed_share > s.redrawn_max_change:
-        out.append(Finding("colours", "product_altered",
-                           f"changed colours{where}: {100 * c.changed_share:.0f} % of it differs by ΔE2000 > "
-                           f"{s.delta_e:g} beyond what the scene's light explains", c.where))
+    else:
+        if c.changed_share > s.redrawn_max_change:
+            out.append(Finding("colours", "product_altered",
+                               f"changed colours{where}: {100 * c.changed_share:.0f} % of it differs by ΔE2000 > "
+                               f"{s.delta_e:g} beyond what the scene's light explains", c.where))
+        if s.redrawn_max_texture_gain is not None and c.texture_gain > s.redrawn_max_texture_gain:
+            out.append(Finding("pattern", "product_altered",
+                               f"gained a pattern: its surface is {c.texture_gain:.1f}× as textured as the "
+                               "original's even at a coarse scale (e.g. stripes or dots painted on)",
+                               value=round(c.texture_gain, 3)))
     wide = s.max_growth is not None and c.growth > s.max_growth
     far = s.max_growth_extent is not None and c.growth_extent > s.max_growth_extent
     if wide or far:

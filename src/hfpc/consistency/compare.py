@@ -37,6 +37,8 @@ class Comparison:
     edge: float
     growth: float = 0.0
     growth_extent: float = 0.0
+    texture_gain: float = 1.0
+    """Local contrast of the generated copy over the original's, inside the product (2 = twice as textured)."""
     """How far grown parts reach beyond the outline, as a share of the product's size."""
     exact_share: float = 0.0
     """Share of pixels practically identical after light (ΔE2000 < ``exact_delta_e``): high when pasted."""
@@ -155,6 +157,19 @@ def _local_change(changed: np.ndarray, m: np.ndarray, size: float, window: float
     return float((num[ok] / den[ok]).max()) if ok.any() else 0.0
 
 
+TEXTURE_FLOOR = 4.0
+"""Local contrast (grey levels) below which a surface counts as flat: its gain is measured from here."""
+
+
+def _texture(gray: np.ndarray, m: np.ndarray) -> float:
+    """Mean local standard deviation (3×3) of a grey image inside ``m``: how textured it is."""
+    g = gray.astype(np.float32)
+    mu = cv2.blur(g, (3, 3))
+    sd = np.sqrt(np.maximum(cv2.blur(g * g, (3, 3)) - mu * mu, 0))
+    inner = cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    return float(sd[inner].mean()) if inner.any() else 0.0
+
+
 def _typical_exact(exact: np.ndarray, m: np.ndarray, size: float, window: float = 0.25) -> float:
     """Median over the product of the local share of practically identical pixels.
 
@@ -260,6 +275,7 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
         mad=mad, mad_raw=mad_raw,
         ssim=float(ssim_map[m].mean()),
         edge=_edge_f1(cv2.GaussianBlur(go, (3, 3), 0), cv2.GaussianBlur(gg, (3, 3), 0), m),
+        texture_gain=(_texture(gg, m) + TEXTURE_FLOOR) / (_texture(go, m) + TEXTURE_FLOOR),
         exact_share=_typical_exact(de < settings.exact_delta_e, m, size),
         where=_where(changed), box=box, matrix=frame_matrix, delta_e_map=de, changed_map=changed,
     )

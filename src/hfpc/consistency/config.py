@@ -138,6 +138,10 @@ class ConsistencySettings(CheckSettings):
         "a redrawn product is compared at most this many pixels across (as a shopper sees it)"))
     redrawn_max_change: float = Field(0.3, ge=0, le=1, description=(
         "largest share of a redrawn product whose colour may differ (ΔE2000 > delta_e after light)"))
+    redrawn_max_texture_gain: float | None = Field(1.8, gt=1, description=(
+        "largest gain in local contrast of a redrawn product over the original's at the coarse "
+        "scale: re-rendering softens or keeps a surface, stripes or dots painted onto it add "
+        "texture; None does not gate on it"))
     max_aspect_change: float = Field(0.16, ge=0, description=(
         "largest change of a redrawn product's width/height ratio (log ratio; 0.16 ≈ 17 %)"))
     min_outline_iou: float = Field(0.6, ge=0, le=1, description=(
