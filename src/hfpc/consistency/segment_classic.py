@@ -52,11 +52,14 @@ def border_palette(border: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, 
 
 def background_distance(lab: np.ndarray, centres: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """Per pixel: distance to the nearest backdrop colour, less that colour's own spread."""
-    flat = lab.reshape(-1, 3)
-    best = np.full(len(flat), np.inf, np.float32)
+    planes = cv2.split(np.ascontiguousarray(lab, np.float32))
+    best = np.full(lab.shape[:2], np.inf, np.float32)
     for c, s in zip(centres, spread):
-        best = np.minimum(best, np.linalg.norm(flat - c, axis=1) - s)
-    return np.maximum(best, 0).reshape(lab.shape[:2])
+        d2 = cv2.pow(planes[0] - np.float32(c[0]), 2)
+        d2 += cv2.pow(planes[1] - np.float32(c[1]), 2)
+        d2 += cv2.pow(planes[2] - np.float32(c[2]), 2)
+        np.minimum(best, cv2.sqrt(d2) - np.float32(s), out=best)
+    return np.maximum(best, 0, out=best)
 
 
 def foreground_from_border(rgb: np.ndarray,
@@ -81,7 +84,7 @@ def foreground_from_border(rgb: np.ndarray,
     edge_labels = edge_labels[edge_labels > 0]
     background = np.isin(labels, edge_labels)
     # enclosed regions of the backdrop's colour are holes, however small
-    med = _region_medians(dist, labels, n)
+    med = _region_medians(dist, np.where(background, 0, labels), n)
     hole_ids = [i for i in range(1, n) if i not in set(edge_labels.tolist())
                 and med[i] < settings.hole_match * t]
     holes = np.isin(labels, hole_ids)
@@ -100,10 +103,13 @@ def foreground_from_border(rgb: np.ndarray,
 
 
 def _region_medians(dist: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """Median of ``dist`` over each labelled region (index = label)."""
-    order = np.argsort(labels, axis=None, kind="stable")
-    lab_sorted = labels.ravel()[order]
-    d_sorted = dist.ravel()[order]
+    """Median of ``dist`` over each labelled region (index = label; label 0 is not measured)."""
+    inside = labels.ravel() > 0
+    lab = labels.ravel()[inside]
+    d = dist.ravel()[inside]
+    order = np.argsort(lab, kind="stable")
+    lab_sorted = lab[order]
+    d_sorted = d[order]
     starts = np.searchsorted(lab_sorted, np.arange(n + 1))
     med = np.full(n, np.inf, np.float32)
     for i in range(1, n):
@@ -181,18 +187,22 @@ def _merge_enclosed(parts: list[np.ndarray], share: float) -> list[np.ndarray]:
     """Parts lying within a larger part's convex hull belong to it (a toaster's slots, a window
     of a box cut off by a band of the backdrop's colour), largest first."""
     out: list[np.ndarray] = []
-    hulls: list[np.ndarray] = []
+    first: list[np.ndarray] = []
+    hulls: list[np.ndarray | None] = []
     for part in parts:
         for k, hull in enumerate(hulls):
+            if hull is None:
+                pts = cv2.findNonZero(first[k].astype(np.uint8))
+                hull = np.zeros(part.shape, np.uint8)
+                cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
+                hulls[k] = hull = hull > 0
             if (part & hull).sum() >= share * part.sum():
                 out[k] = out[k] | part
                 break
         else:
             out.append(part)
-            pts = cv2.findNonZero(part.astype(np.uint8))
-            hull = np.zeros(part.shape, np.uint8)
-            cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
-            hulls.append(hull > 0)
+            first.append(part)
+            hulls.append(None)  # drawn when a later part needs it
     return out
 
 
