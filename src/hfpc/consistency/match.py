@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from hfpc.consistency.locate import Location, bbox
 
@@ -89,7 +88,14 @@ def assign(masks: list[np.ndarray], candidates: list[list[Location]], same_place
         if c < cost[i, r]:
             cost[i, r] = c
             chosen[(i, r)] = loc
-    rows, cols = linear_sum_assignment(cost)
+    if len(masks) == 1:
+        # one product: the assignment is its cheapest region (and scipy.optimize, slow to import,
+        # is not needed)
+        rows, cols = np.array([0]), np.array([int(np.argmin(cost[0]))])
+    else:
+        from scipy.optimize import linear_sum_assignment
+
+        rows, cols = linear_sum_assignment(cost)
     for i, r in zip(rows, cols):
         if cost[i, r] < UNMATCHABLE:
             pairings[i] = Pairing(int(i), chosen[(i, r)], float(cost[i, r]))
