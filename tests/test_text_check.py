@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from hfpc.checks.text import TextSettings
+from hfpc.checks.text import TextSettings, _changed, _correlation
 from hfpc.judge import Judge
 from hfpc.profile import Profile
-from hfpc.text_ocr import OCR_MISSING, edit_distance
+from hfpc.text_ocr import OCR_MISSING, edit_distance, text_candidates
 from hfpc.types import Sample
 
 pytest.importorskip("rapidocr")
@@ -101,6 +101,71 @@ def test_changed_label_word_is_product_text_changed(tmp_path: Path) -> None:
     assert f.value is not None and f.value > TextSettings().edit_distance_threshold
     cx, cy = (f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2
     assert abs(cx - 0.5) < 0.05 and abs(cy - (PRODUCT[1] + 135) / S) < 0.05
+
+
+def test_one_changed_letter_is_product_text_changed(tmp_path: Path) -> None:
+    """HONEY → MONEY: the line's pixels still correlate highly as a whole and the edit distance is
+    small, but each glyph is compared and both readings are sure, so the change is claimed."""
+    r = _judge(_pair(tmp_path, gen_word="MONEY")).checks["text"]
+    assert not r.passed and r.failure == "product_text_changed", r.explanation
+    line = r.details["product_lines"][0]
+    assert line["original"] == "HONEY" and line["generated"] == "MONEY" and line["changed"]
+    assert 0 < line["distance"] <= TextSettings().edit_distance_threshold
+    assert "both read with confidence" in r.findings[0].sentence
+
+
+def test_near_reading_needs_sure_readings_and_legible_size() -> None:
+    """A letter's difference counts only when both readings are sure and the line is large."""
+    s = TextSettings()
+    assert _changed(0.2, 0.99, 0.99, 30.0, s)
+    assert not _changed(0.2, 0.80, 0.99, 30.0, s)  # unsure generated reading
+    assert not _changed(0.2, 0.99, 0.85, 30.0, s)  # unsure original reading
+    assert not _changed(0.2, 0.99, 0.99, 12.0, s)  # small text is misread now and then
+    assert not _changed(0.0, 1.0, 1.0, 30.0, s)
+    assert _changed(0.6, 0.99, 0.99, 12.0, s)  # a far, sure reading
+
+
+def test_glyph_pieces_catch_a_letter_the_whole_line_hides() -> None:
+    """One changed letter leaves the whole line correlating above the shortcut; its glyph piece does not."""
+    def line(word: str, gain: float = 1.0) -> np.ndarray:
+        img = np.full((60, 220, 3), 240, np.uint8)
+        cv2.putText(img, word, (10, 45), cv2.FONT_HERSHEY_DUPLEX, 1.4, (20, 20, 20), 3, cv2.LINE_AA)
+        return np.clip(img.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+    box, same = (5.0, 8.0, 215.0, 55.0), np.eye(3)[:2]
+    whole = cv2.matchTemplate(cv2.cvtColor(line("BLOOM"), cv2.COLOR_RGB2GRAY)[8:55, 5:215],
+                              cv2.cvtColor(line("BLOOW"), cv2.COLOR_RGB2GRAY)[8:55, 5:215], cv2.TM_CCOEFF_NORMED)
+    assert float(whole.max()) > 0.8
+    assert _correlation(line("BLOOM"), line("BLOOW"), same, box) < TextSettings().unchanged_correlation
+    assert _correlation(line("BLOOM"), line("BLOOM", gain=0.8), same, box) > 0.99  # light alone
+
+
+def test_text_filling_a_square_label_is_still_read(tmp_path: Path) -> None:
+    """Lettering that nearly fills a square label joins the label's edges into one line no wider
+    than it is tall, which the glyph gate does not take for text; the product's own box is read
+    all the same, and a changed word on it is caught."""
+    def draw(word: str) -> np.ndarray:
+        img = np.full((S, S, 3), 235, np.uint8)
+        x0, y0, x1, y1 = PRODUCT
+        cv2.rectangle(img, (x0, y0), (x1, y1), (40, 90, 160), -1)
+        (tw, th), _ = cv2.getTextSize("HONEY", cv2.FONT_HERSHEY_DUPLEX, 0.9, 2)
+        cx, cy = (x0 + x1) // 2, y0 + 135
+        half = tw // 2 + 2
+        cv2.rectangle(img, (cx - half, cy - half), (cx + half, cy + half), (245, 245, 245), -1)
+        cv2.putText(img, word, (cx - tw // 2, cy + th // 2), cv2.FONT_HERSHEY_DUPLEX, 0.9, (10, 10, 10), 2,
+                    cv2.LINE_AA)
+        return img
+
+    s = TextSettings()
+    orig = draw("HONEY")
+    assert text_candidates(orig, s.gate_contrast, s.gate_min_glyph_height, s.gate_max_glyph_share,
+                           s.gate_min_glyphs, 1.0) == []
+    sample = _pair(tmp_path)
+    cv2.imwrite(str(tmp_path / "orig.png"), orig[..., ::-1])
+    cv2.imwrite(str(tmp_path / "gen.png"), draw("MONKS")[..., ::-1])
+    r = _judge(sample).checks["text"]
+    assert [b.get("text") for b in r.details["original_lines"]] == ["HONEY"]
+    assert not r.passed and r.failure == "product_text_changed", r.explanation
 
 
 def test_rescaled_small_text_is_not_claimed(tmp_path: Path) -> None:

@@ -140,3 +140,45 @@ def test_outpainted_to_another_format_is_found(demo_samples: list[Sample]) -> No
         rep = analyze_pair(load_image(s.original).rgb, load_mask(s.mask), wide)
         assert rep.passed, rep.explanation()
         assert all(p.location.method != "same_place" for p in rep.products)
+
+
+def _backdrop(seed: int) -> np.ndarray:
+    """A new backdrop: a wall over a table, with some grain."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((320, 320, 3), np.float32)
+    img[:200] = (205, 190, 170)
+    img[200:] = (150, 105, 70)
+    img += rng.normal(0, 4, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _striped_box(img: np.ndarray, colour: tuple[int, int, int], x0: int = 120, y0: int = 90) -> None:
+    import cv2
+
+    cv2.rectangle(img, (x0, y0), (x0 + 80, y0 + 140), colour, -1)
+    for y in range(y0 + 10, y0 + 140, 20):
+        cv2.line(img, (x0 + 8, y), (x0 + 72, y), (250, 250, 250), 4)
+
+
+def test_missing_when_its_place_shows_only_the_scene_and_replaced_when_an_object_stands_there() -> None:
+    import cv2
+
+    orig = np.full((320, 320, 3), 240, np.uint8)
+    _striped_box(orig, (30, 60, 160))
+    mask = np.zeros((320, 320), bool)
+    mask[90:231, 120:201] = True
+    empty = _backdrop(1)
+    other = _backdrop(2)
+    cv2.ellipse(other, (160, 160), (40, 70), 0, 0, 360, (30, 60, 160), -1)  # the product's blue, another shape
+    cv2.circle(other, (160, 150), 22, (240, 200, 60), -1)
+
+    gone = analyze_pair(orig, mask, empty).products[0]
+    assert not gone.found and gone.findings[0].failure == "product_missing"
+    assert "its place shows only the surrounding scene" in gone.findings[0].sentence
+    swapped = analyze_pair(orig, mask, other).products[0]
+    assert swapped.findings[0].failure in ("product_replaced", "product_altered"), swapped.findings[0].sentence
+    assert "surrounding scene" not in swapped.findings[0].sentence
+    # framed differently, the product's own place is unknown: the vacancy test does not apply
+    wide = cv2.resize(empty, (480, 320))
+    elsewhere = analyze_pair(orig, mask, wide).products[0]
+    assert "surrounding scene" not in elsewhere.findings[0].sentence

@@ -107,14 +107,20 @@ class TextSettings(CheckSettings):
     edit_distance_threshold: float = Field(0.34, gt=0, le=1,
                                            description="normalised edit distance (case, spaces and punctuation "
                                                        "ignored) above which a product line changed")
+    confident_reading: float = Field(0.95, gt=0, le=1,
+                                     description="a product line at least min_garbled_height px high that both "
+                                                 "images read at least this surely changed when the readings differ "
+                                                 "at all (one confident letter: BLOOM → BTOOM), whatever the edit "
+                                                 "distance")
     min_legible_height: float = Field(11.0, ge=1,
                                       description="a product line is compared only when its height at the "
                                                   "generated scale is at least this many px (smaller text is "
                                                   "not reliably legible)")
-    unchanged_correlation: float = Field(0.9, gt=0, le=1,
+    unchanged_correlation: float = Field(0.95, gt=0, le=1,
                                          description="a product line whose pixels correlate at least this much "
-                                                     "with the original's (normalised cross-correlation, 2 px "
-                                                     "slack) is unchanged without reading it again")
+                                                     "with the original's, in every glyph-wide piece (normalised "
+                                                     "cross-correlation, 2 px slack) is unchanged without reading "
+                                                     "it again")
     change_block: int = Field(16, ge=4, description="side, in px, of the blocks in which the product's pixels are "
                                                     "compared before any text on it is read")
     change_correlation: float = Field(0.8, gt=0, le=1,
@@ -186,7 +192,9 @@ class TextCheck(Check):
         gh, gw = g.shape[:2]
         findings = [Finding("text_changed", "product_text_changed",
                             f"the product's text \"{c['original']}\" reads \"{c['generated']}\" in the generated "
-                            f"image (edit distance {c['distance']:.2f} > {s.edit_distance_threshold:.2f})",
+                            f"image (edit distance {c['distance']:.2f}"
+                            + (f" > {s.edit_distance_threshold:.2f})" if c["distance"] > s.edit_distance_threshold
+                               else f", both read with confidence ≥ {s.confident_reading:.2f})"),
                             where="on the product", product=c["product"], box=_frac(c["box"], gw, gh),
                             value=c["distance"])
                     for c in sorted(changed, key=lambda c: -c["distance"])]
@@ -244,9 +252,12 @@ class TextCheck(Check):
         if orig.lines is None:
             s = self.settings
             o = orig.rgb
-            regions, _ = select_regions(text_candidates(o, s.gate_contrast, s.gate_min_glyph_height,
-                                                        s.gate_max_glyph_share, s.gate_min_glyphs, 1.0),
-                                        o.shape[:2], s.scan_budget)
+            candidates = text_candidates(o, s.gate_contrast, s.gate_min_glyph_height, s.gate_max_glyph_share,
+                                         s.gate_min_glyphs, 1.0)
+            # the products' own print is always read: bold lettering that touches a label's edge
+            # joins it into one blob, which the glyph gate does not take for a row of glyphs
+            candidates = [_padded_box(m, s.product_margin) for m in orig.masks if m.any()] + candidates
+            regions, _ = select_regions(candidates, o.shape[:2], s.scan_budget)
             orig.lines = read_text(o, regions, s.box_threshold, s.min_box_height, s.min_box_area,
                                    s.full_scan_share, s.original_scale, recognise=False)
         return orig.lines
@@ -363,7 +374,7 @@ class TextCheck(Check):
                     continue
                 if x0 < 0 or y0 < 0 or x1 > gw or y1 > gh:
                     continue  # cut by the frame: not comparable
-                corr = _correlation(orig.rgb, g, m, mapped.box)
+                corr = _correlation(orig.rgb, g, m, mapped.box, min_std=s.change_min_std)
                 if corr >= s.unchanged_correlation:  # same pixels: same text, nothing to read
                     compared.append({"product": index + 1, "original": b.text if b.read else None,
                                      "generated": None, "correlation": round(corr, 3), "distance": 0.0,
@@ -381,8 +392,7 @@ class TextCheck(Check):
                                  "confidence": round(conf, 3), "distance": round(d, 3),
                                  "correlation": round(corr, 3),
                                  "height": round(mapped.height, 1), "box": [round(v, 1) for v in mapped.box],
-                                 "changed": d > s.edit_distance_threshold and (
-                                     conf >= s.garbled_confidence or mapped.height >= s.min_garbled_height)})
+                                 "changed": _changed(d, conf, b.confidence, mapped.height, s)})
         return compared, small, kept
 
     def _search(self, g: np.ndarray, quad: np.ndarray, height: float, text: str, reading: str, conf: float,
@@ -405,6 +415,20 @@ class TextCheck(Check):
             if dt < d:
                 reading, conf, d = t, c, dt
         return reading, conf, d
+
+
+def _changed(distance: float, confidence: float, original_confidence: float, height: float,
+             s: TextSettings) -> bool:
+    """Whether a product line's two readings say its text changed.
+
+    A far reading changes it when it was read surely or the line is large enough to be legible;
+    a near one (a letter or two) only when both readings are sure and the line is that large,
+    since unsure readings of intact text differ by a letter now and then.
+    """
+    if distance > s.edit_distance_threshold:
+        return confidence >= s.garbled_confidence or height >= s.min_garbled_height
+    return (distance > 0 and height >= s.min_garbled_height
+            and min(confidence, original_confidence) >= s.confident_reading)
 
 
 def _consistency_prepared(item: JudgeItem) -> tuple[np.ndarray, list[np.ndarray]] | None:
@@ -472,11 +496,14 @@ def _changed_blocks(o: np.ndarray, g: np.ndarray, m: np.ndarray, located: np.nda
 
 
 def _correlation(o: np.ndarray, g: np.ndarray, m: np.ndarray, box: tuple[float, float, float, float],
-                 slack: int = 2) -> float:
+                 slack: int = 2, min_std: float = 6.0) -> float:
     """How alike a line's pixels are in the original (mapped by ``m``) and in the generated image.
 
-    The best normalised cross-correlation of the grey patches over shifts of up to ``slack`` px
-    (the location is not exact); 1 for identical text whatever the lighting, low when redrawn.
+    The line is aligned as a whole (best normalised cross-correlation of the grey patches over
+    shifts of up to ``slack`` px: the location is not exact), then compared piece by piece, each
+    piece about one glyph wide (±1 px); the worst textured piece counts, since one changed letter
+    barely moves the whole line's correlation. 1 for identical text whatever the lighting, low
+    when any part was redrawn.
     """
     gh, gw = g.shape[:2]
     x0, y0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
@@ -490,9 +517,28 @@ def _correlation(o: np.ndarray, g: np.ndarray, m: np.ndarray, box: tuple[float, 
         return 0.0
     gx0, gy0, gx1, gy1 = max(0, x0 - slack), max(0, y0 - slack), min(gw, x1 + slack), min(gh, y1 + slack)
     area = cv2.cvtColor(np.ascontiguousarray(g[gy0:gy1, gx0:gx1]), cv2.COLOR_RGB2GRAY)
-    if area.shape[0] < patch.shape[0] or area.shape[1] < patch.shape[1]:
+    ph, pw = patch.shape
+    if area.shape[0] < ph or area.shape[1] < pw:
         return 0.0
-    return float(cv2.matchTemplate(area, patch, cv2.TM_CCOEFF_NORMED).max())
+    _, worst, _, (sx, sy) = cv2.minMaxLoc(cv2.matchTemplate(area, patch, cv2.TM_CCOEFF_NORMED))
+    step = max(4, ph)
+    for tx in range(0, max(1, pw - step // 2), step):
+        piece = patch[:, tx:tx + step]
+        if piece.shape[1] < 4 or float(piece.std()) < min_std:
+            continue
+        ax0, ay0 = max(0, sx + tx - 1), max(0, sy - 1)
+        near = area[ay0:sy + ph + 1, ax0:sx + tx + piece.shape[1] + 1]
+        if near.shape[0] < ph or near.shape[1] < piece.shape[1]:
+            continue
+        worst = min(worst, float(cv2.matchTemplate(near, piece, cv2.TM_CCOEFF_NORMED).max()))
+    return float(worst)
+
+
+def _padded_box(mask: np.ndarray, px: int) -> tuple[int, int, int, int, float]:
+    """A mask's bounding box grown by ``px`` on every side (within the image), as a candidate region."""
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    ih, iw = mask.shape
+    return (max(0, x - px), max(0, y - px), min(iw, x + w + px), min(ih, y + h + px), 0.0)
 
 
 def _grow(mask: np.ndarray, px: int) -> np.ndarray:

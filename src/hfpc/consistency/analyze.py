@@ -242,7 +242,8 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
     for p, mask, located in zip(pairings, masks, located_all):
         area = float(mask.sum() / total)
         if p.location is None:
-            reports.append(_not_found(p.product, area, cands[p.product], mask, same, g.shape[:2], settings))
+            reports.append(_not_found(p.product, area, cands[p.product], mask, same, g, settings,
+                                      framed=_same_framing(o.shape[:2], g.shape[:2])))
             continue
         erode = settings.erode if source == "mask" else settings.erode_segmented
         tolerance = 1 if p.location.method != "same_place" else 0
@@ -278,15 +279,22 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
 
 
 def _not_found(index: int, area: float, cands: list[Location], mask: np.ndarray, same: np.ndarray,
-               shape: tuple[int, int], s: ConsistencySettings) -> ProductReport:
-    """Report for a product with no counterpart: missing when nothing resembles it, else replaced."""
+               g: np.ndarray, s: ConsistencySettings, framed: bool) -> ProductReport:
+    """Report for a product with no counterpart: missing when nothing resembles it or nothing
+    stands at its place (in a generated image framed like the original), else replaced."""
     best = max((c.score for c in cands), default=-1.0)
     colour = max((c.silhouette for c in cands), default=-1.0)
-    expected = cv2.warpAffine(mask.astype(np.uint8), same, (shape[1], shape[0]), flags=cv2.INTER_NEAREST) > 0
+    expected = cv2.warpAffine(mask.astype(np.uint8), same, (g.shape[1], g.shape[0]), flags=cv2.INTER_NEAREST) > 0
+    vacant = (place_vacancy(g, expected) if framed and s.vacant_similarity is not None and expected.any()
+              else None)
     if best >= s.locate_min_score:
         f = Finding("not_found", "product_missing",
                     f"has no counterpart of its own: its best match (correlation {best:.2f}) is where "
                     "another product of the original stands, so it is missing")
+    elif vacant is not None and vacant >= s.vacant_similarity:
+        f = Finding("not_found", "product_missing",
+                    f"is missing: its place shows only the surrounding scene ({100 * vacant:.0f} % alike in "
+                    f"colour) and nothing elsewhere matches it (best correlation {best:.2f})", value=round(vacant, 3))
     elif best < s.missing_score and colour < s.missing_score:
         f = Finding("not_found", "product_missing",
                     f"is missing: nothing in the generated image resembles it (best correlation {best:.2f}, "
@@ -296,6 +304,29 @@ def _not_found(index: int, area: float, cands: list[Location], mask: np.ndarray,
                     f"was not found in the generated image (best correlation {_below(best, s.locate_min_score)}): "
                     "replaced by another object or missing")
     return ProductReport(index, area, False, [f], candidates=cands, expected_mask=expected)
+
+
+def _same_framing(o: tuple[int, int], g: tuple[int, int]) -> bool:
+    """Whether both images have the same aspect ratio (within 2 %): the product's own place is defined."""
+    return abs(g[1] / o[1] - g[0] / o[0]) < 0.02 * g[1] / o[1]
+
+
+def place_vacancy(g: np.ndarray, place: np.ndarray) -> float:
+    """How much ``place`` of the generated image looks like its surroundings (0-1).
+
+    Histogram intersection of coarse CIELAB colours inside the place and in a ring around it a
+    quarter of its size wide: near 1 when the scene simply continues through it (nothing stands
+    there), low when an object of its own colours does.
+    """
+    k = max(3, int(0.25 * np.sqrt(place.sum())))
+    ring = (cv2.dilate(place.astype(np.uint8), np.ones((k, k), np.uint8)) > 0) & ~place
+    if not ring.any():
+        return 0.0
+    lab = cv2.cvtColor(g, cv2.COLOR_RGB2LAB)
+    bins, ranges = [4, 8, 8], [0, 256, 0, 256, 0, 256]
+    inside = cv2.calcHist([lab], [0, 1, 2], place.astype(np.uint8), bins, ranges).ravel()
+    around = cv2.calcHist([lab], [0, 1, 2], ring.astype(np.uint8), bins, ranges).ravel()
+    return float(np.minimum(inside / inside.sum(), around / around.sum()).sum())
 
 
 def _share_layout(o: np.ndarray, masks: list[np.ndarray], g: np.ndarray, cands: list[list[Location]],

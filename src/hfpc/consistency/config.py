@@ -149,6 +149,11 @@ class ConsistencySettings(CheckSettings):
     missing_score: float = Field(0.3, ge=-1, le=1, description=(
         "a product not found whose best correlation and colour match are both below this is reported "
         "missing rather than replaced"))
+    vacant_similarity: float | None = Field(0.7, ge=0, le=1, description=(
+        "a product not found whose own place, in a generated image framed like the original, "
+        "looks like its surroundings there (colour-histogram intersection of the place and a ring "
+        "around it at least this) is reported missing: nothing stands where it stood. None "
+        "leaves missing versus replaced to the correlations alone"))
     growth_margin: float = Field(6.0, ge=0, description=(
         "Lab margin by which a pixel next to the product must be nearer its palette than the "
         "background's (and the background's darkened copies: shadows) to count as grown product"))
