@@ -168,6 +168,25 @@ def test_text_filling_a_square_label_is_still_read(tmp_path: Path) -> None:
     assert not r.passed and r.failure == "product_text_changed", r.explanation
 
 
+def test_low_contrast_background_lettering_is_found(tmp_path: Path) -> None:
+    """Slate letters on a purple wall, softened by JPEG, are text all the same; the same wall
+    without them passes."""
+    sample = _pair(tmp_path, label=False)
+    results = {}
+    for lettering in (True, False):
+        gen = np.zeros((S, S, 3), np.uint8)
+        gen[:] = (115, 85, 132)
+        cv2.rectangle(gen, PRODUCT[:2], PRODUCT[2:], (40, 90, 160), -1)
+        if lettering:
+            cv2.putText(gen, "Z7Z1", (40, 90), cv2.FONT_HERSHEY_DUPLEX, 1.4, (57, 68, 86), 3, cv2.LINE_AA)
+        path = tmp_path / f"gen_{lettering}.jpg"
+        cv2.imwrite(str(path), gen[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 75])
+        results[lettering] = _judge(Sample(id="t", original=sample.original, generated=str(path),
+                                           mask=sample.mask)).checks["text"]
+    assert not results[True].passed and results[True].failure == "text_artifacts", results[True].explanation
+    assert results[False].passed, results[False].explanation
+
+
 def test_rescaled_small_text_is_not_claimed(tmp_path: Path) -> None:
     """Text too small to read at the generated scale is not compared (no change claimed)."""
     sample = _pair(tmp_path, gen_word="MONKS")

@@ -63,10 +63,11 @@ class TextSettings(CheckSettings):
     original_scale: float = Field(0.75, gt=0, le=2,
                                   description="the detector sees the original's candidate regions resized by this "
                                               "factor (once per original: larger finds smaller print, at a cost)")
-    gate_contrast: int = Field(40, ge=0, le=255,
-                               description="edge strength (morphological gradient, 0-255) of glyph strokes; "
-                                           "rows of glyph-sized edge blobs are the only regions the detector "
-                                           "looks at")
+    gate_contrast: int = Field(28, ge=0, le=255,
+                               description="edge strength (morphological gradient, 0-255, strongest channel) of "
+                                           "glyph strokes; rows of glyph-sized edge blobs are the only regions "
+                                           "the detector looks at (slate lettering on a purple wall, softened "
+                                           "by JPEG, reaches about 40)")
     gate_min_glyph_height: int = Field(5, ge=1, description="smallest glyph blob, in px, that makes a region "
                                                             "worth detecting text in")
     gate_max_glyph_share: float = Field(0.2, gt=0, le=1,
