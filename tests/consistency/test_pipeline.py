@@ -182,3 +182,38 @@ def test_missing_when_its_place_shows_only_the_scene_and_replaced_when_an_object
     wide = cv2.resize(empty, (480, 320))
     elsewhere = analyze_pair(orig, mask, wide).products[0]
     assert "surrounding scene" not in elsewhere.findings[0].sentence
+
+
+def test_another_object_is_named_replaced_and_a_recolour_or_new_print_altered() -> None:
+    from hfpc.consistency.analyze import _other_object
+    from hfpc.consistency.compare import Comparison
+
+    s = ConsistencySettings()
+
+    def named(silhouette: float, edge: float, changed: float) -> list[str]:
+        c = Comparison(changed_share=changed, local_change=1.0, delta_e_mean=20, mad=40, mad_raw=40, ssim=0.5,
+                       edge=edge)
+        loc = Location(similarity(1.0, 0, 0), 0.6, "search")
+        loc.silhouette = silhouette
+        return [f.failure for f in _other_object(c, loc, s)]
+
+    assert named(0.2, 0.5, 0.6) == ["product_replaced"]
+    assert named(0.35, 0.95, 0.9) == []  # recoloured: its edges are kept
+    assert named(0.7, 0.6, 0.45) == []  # new print: its colours still fill the outline
+    assert named(0.2, 0.5, 0.1) == []  # little of it differs
+    assert named(-1.0, 0.5, 0.6) == []  # colour match not measured
+
+
+def test_found_replacements_are_named_replaced_and_alterations_are_not(tmp_path) -> None:
+    from hfpc import read_manifest
+    from hfpc.data.synth import generate_demo_set
+
+    manifest = generate_demo_set(tmp_path, n=20, seed=4321, size=384,
+                                 kinds={"replaced": 10, "altered_recolour": 5, "altered_texture": 5})
+    names: dict[str, list[str | None]] = defaultdict(list)
+    for smp in read_manifest(manifest):
+        rep = analyze_pair(load_image(smp.original).rgb, load_mask(smp.mask), load_image(smp.generated).rgb)
+        names[smp.meta["kind"]] += [p.failure for p in rep.products if p.found and not p.passed]
+    assert names["altered_recolour"] and names["altered_texture"]
+    assert "product_replaced" not in names["altered_recolour"] + names["altered_texture"]
+    assert names["replaced"].count("product_replaced") >= len(names["replaced"]) / 2, names["replaced"]

@@ -272,6 +272,8 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
             comp.growth_extent = growth_extent(grown, located)
         shape = None if pasted else match_shape(g, located)
         findings = locate_growth(_findings(comp, shape, pasted, settings), grown, located)
+        if findings:
+            findings = _other_object(comp, p.location, settings) + findings
         reports.append(ProductReport(p.product, area, True, findings, p.location, comp,
                                      candidates=cands[p.product], located_mask=located, grown_mask=grown,
                                      tier="pasted" if pasted else "redrawn", shape=shape))
@@ -304,6 +306,19 @@ def _not_found(index: int, area: float, cands: list[Location], mask: np.ndarray,
                     f"was not found in the generated image (best correlation {_below(best, s.locate_min_score)}): "
                     "replaced by another object or missing")
     return ProductReport(index, area, False, [f], candidates=cands, expected_mask=expected)
+
+
+def _other_object(c: Comparison, loc: Location, s: ConsistencySettings) -> list[Finding]:
+    """A ``product_replaced`` finding for a failed product that is another object at its place:
+    its colours no longer fill its outline, its edges changed and much of it differs (a recolour
+    keeps the edges, a new print keeps the colours). Empty otherwise."""
+    if (s.other_object_colour_match is None or not -1 < loc.silhouette < s.other_object_colour_match
+            or c.edge >= s.other_object_max_edge or c.changed_share < s.other_object_min_change):
+        return []
+    return [Finding("other_object", "product_replaced",
+                    f"is another object: its colours no longer fill its outline (colour match "
+                    f"{loc.silhouette:.2f}), its edges changed (edge agreement {c.edge:.2f}) and "
+                    f"{100 * c.changed_share:.0f} % of its pixels differ", value=round(loc.silhouette, 3))]
 
 
 def _same_framing(o: tuple[int, int], g: tuple[int, int]) -> bool:

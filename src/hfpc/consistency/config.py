@@ -149,6 +149,17 @@ class ConsistencySettings(CheckSettings):
     missing_score: float = Field(0.3, ge=-1, le=1, description=(
         "a product not found whose best correlation and colour match are both below this is reported "
         "missing rather than replaced"))
+    other_object_colour_match: float | None = Field(0.4, ge=-1, le=1, description=(
+        "a located product that failed, whose colours no longer fill its outline (silhouette "
+        "score below this), whose edges no longer agree (edge agreement below "
+        "other_object_max_edge) and of which at least other_object_min_change of the pixels "
+        "differ, is another object: named product_replaced rather than product_altered (naming "
+        "only; None turns this off). A recolour keeps its edges, a new print its colours"))
+    other_object_max_edge: float = Field(0.85, ge=0, le=1, description=(
+        "edge agreement (F1 of Canny edges) below which a located product's structure counts as "
+        "changed for the replaced test"))
+    other_object_min_change: float = Field(0.35, ge=0, le=1, description=(
+        "share of changed pixels a located product needs for the replaced test"))
     vacant_similarity: float | None = Field(0.7, ge=0, le=1, description=(
         "a product not found whose own place, in a generated image framed like the original, "
         "looks like its surroundings there (colour-histogram intersection of the place and a ring "
