@@ -217,6 +217,8 @@ def test_edit_distance() -> None:
     assert edit_distance("69", "GD") == 1.0
     assert 0.1 < edit_distance("HONEY", "MONEY") < 0.3
     assert edit_distance("", "ABC") == 1.0
+    assert edit_distance("OAK", "0AK") == 0.0 and edit_distance("B00K 5", "book s") == 0.0  # same shapes
+    assert edit_distance("ROSE", "RR05E") == edit_distance("ROSE", "RROSE") < 0.34
 
 
 @pytest.mark.skipif(not REAL_DEV.is_dir(), reason="real-dev data not present")

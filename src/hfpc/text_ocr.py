@@ -239,7 +239,9 @@ def read_lines(rgb: np.ndarray, boxes: list[TextBox]) -> None:
 
 
 def edit_distance(a: str, b: str) -> float:
-    """Normalised edit distance of two readings in [0, 1], case, spaces and punctuation ignored.
+    """Normalised edit distance of two readings in [0, 1], case, spaces and punctuation ignored,
+    and the digits OCR takes for letters of the same shape (0/O, 1/I, 5/S, 8/B) read as those
+    letters: a recogniser reading OAK as 0AK has not seen a change.
 
     Uses ``rapidfuzz`` when installed, else :mod:`difflib` (a similar ratio, computed slower).
     """
@@ -258,5 +260,8 @@ def edit_distance(a: str, b: str) -> float:
         return 1.0 - difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
+_SAME_SHAPE = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B"})
+
+
 def _norm(s: str) -> str:
-    return "".join(c for c in s.upper() if c.isalnum())
+    return "".join(c for c in s.upper() if c.isalnum()).translate(_SAME_SHAPE)
