@@ -168,6 +168,27 @@ def test_text_filling_a_square_label_is_still_read(tmp_path: Path) -> None:
     assert not r.passed and r.failure == "product_text_changed", r.explanation
 
 
+def test_product_box_is_read_again_smaller_when_nothing_is_found(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The detector misses large bold print at some sizes; a product box where it found nothing
+    is looked at again at two thirds of the scale, and a changed word there is still caught."""
+    import hfpc.checks.text as text_module
+
+    real = text_module.read_text
+    scales: list[float] = []
+
+    def flaky(rgb, regions, box_threshold, min_height, min_area, full_share, scale, recognise=True):
+        scales.append(scale)
+        if scale == TextSettings().original_scale:
+            return []  # nothing found at the first size, neither by the gate's rows nor in the box
+        return real(rgb, regions, box_threshold, min_height, min_area, full_share, scale, recognise=recognise)
+
+    monkeypatch.setattr(text_module, "read_text", flaky)
+    r = _judge(_pair(tmp_path, gen_word="MONKS")).checks["text"]
+    assert TextSettings().original_scale * 2 / 3 in scales
+    assert not r.passed and r.failure == "product_text_changed", r.explanation
+
+
 def test_low_contrast_background_lettering_is_found(tmp_path: Path) -> None:
     """Slate letters on a purple wall, softened by JPEG, are text all the same; the same wall
     without them passes."""

@@ -257,10 +257,17 @@ class TextCheck(Check):
                                          s.gate_min_glyphs, 1.0)
             # the products' own print is always read: bold lettering that touches a label's edge
             # joins it into one blob, which the glyph gate does not take for a row of glyphs
-            candidates = [_padded_box(m, s.product_margin) for m in orig.masks if m.any()] + candidates
-            regions, _ = select_regions(candidates, o.shape[:2], s.scan_budget)
-            orig.lines = read_text(o, regions, s.box_threshold, s.min_box_height, s.min_box_area,
-                                   s.full_scan_share, s.original_scale, recognise=False)
+            boxes = [_padded_box(m, s.product_margin) for m in orig.masks if m.any()]
+            regions, _ = select_regions(boxes + candidates, o.shape[:2], s.scan_budget)
+            lines = read_text(o, regions, s.box_threshold, s.min_box_height, s.min_box_area,
+                              s.full_scan_share, s.original_scale, recognise=False)
+            # the detector misses large bold print at some sizes: a product box where nothing was
+            # found is looked at once more, alone and at two thirds of the scale
+            for box in boxes:
+                if not any(_centre_in(b, box) for b in lines):
+                    lines += read_text(o, [box[:4]], s.box_threshold, s.min_box_height, s.min_box_area, 1.0,
+                                       s.original_scale * 2 / 3, recognise=False)
+            orig.lines = lines
         return orig.lines
 
     def _original_masks(self, item: JudgeItem) -> list[np.ndarray]:
@@ -540,6 +547,13 @@ def _padded_box(mask: np.ndarray, px: int) -> tuple[int, int, int, int, float]:
     x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
     ih, iw = mask.shape
     return (max(0, x - px), max(0, y - px), min(iw, x + w + px), min(ih, y + h + px), 0.0)
+
+
+def _centre_in(b: TextBox, box: tuple[int, int, int, int, float]) -> bool:
+    """Whether a line's centre lies inside a candidate region."""
+    x0, y0, x1, y1 = b.box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return box[0] <= cx < box[2] and box[1] <= cy < box[3]
 
 
 def _grow(mask: np.ndarray, px: int) -> np.ndarray:
