@@ -136,6 +136,35 @@ def test_hole_and_part_the_mask_missed_are_not_growth() -> None:
     assert share2 == 0.0
 
 
+def test_original_palettes_are_kept_per_original(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The original's palettes are learned once per original; the answers do not change."""
+    import hfpc.consistency.growth as growth
+
+    box = np.zeros((S, S), bool)
+    box[60:140, 80:160] = True
+    orig = np.full((S, S, 3), 255, np.uint8)
+    orig[box] = RED
+    orig[140:165, 85:155] = (185, 36, 36)
+    same = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    gens = []
+    for seed in (1, 2):
+        g = _scene(seed)
+        g[box] = RED
+        g[140:165, 85:155] = (185, 36, 36)  # the part the mask missed
+        g[60:140, 160:175] = (190, 38, 38)  # a part that grew
+        gens.append(g)
+    plain = [growth_share(g, box, original=orig, original_mask=box, matrix=same) for g in gens]
+    calls = []
+    real = growth._original_palettes
+    monkeypatch.setattr(growth, "_original_palettes", lambda *a: calls.append(1) or real(*a))
+    cache: dict = {}
+    kept = [growth_share(g, box, original=orig, original_mask=box, matrix=same, cache=cache) for g in gens]
+    assert len(calls) == 1
+    for (a, ga), (b, gb) in zip(plain, kept):
+        assert a == b and (ga == gb).all()
+    assert plain[0][0] > 0  # the grown part is still found, the missed part still is not
+
+
 def test_a_part_that_does_not_touch_the_product_is_not_growth_even_with_no_contact_floor() -> None:
     """A blob of the product's colour beside it, not touching, is a scene object: with the
     contact floor at 0 it must still be measured (and not counted), not crash."""

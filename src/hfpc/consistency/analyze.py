@@ -268,7 +268,8 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
         # growth is judged only where the outline is known: a pasted product, firmly located
         grown = np.zeros(g.shape[:2], bool)
         if pasted and p.location.score >= settings.growth_min_score:
-            comp.growth, grown = growth_share(g, located, others, settings, o, mask, p.location.matrix)
+            comp.growth, grown = growth_share(g, located, others, settings, o, mask, p.location.matrix,
+                                              shared["original"])
             comp.growth_extent = growth_extent(grown, located)
         shape = None if pasted else match_shape(g, located)
         findings = locate_growth(_findings(comp, shape, pasted, settings), grown, located)

@@ -82,27 +82,42 @@ def _where(region: np.ndarray, product: np.ndarray) -> str:
     return ", ".join(parts) or "beside it"
 
 
+def _original_palettes(original: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lab palettes of the original's product and of its backdrop (from the frame's border, away
+    from any part the mask missed); None when the border shows too little backdrop."""
+    prod_pal = _lab(_palette(original[mask].astype(np.float32), 8))
+    b = max(2, int(0.04 * min(mask.shape)))
+    border = np.ones(mask.shape, bool)
+    border[b:-b, b:-b] = False
+    border &= ~mask
+    if border.sum() < 16:
+        return None
+    return prod_pal, _lab(_palette(original[border].astype(np.float32), 8))
+
+
 def _original_has_part(original: np.ndarray, mask: np.ndarray, matrix: np.ndarray,
                        origin: tuple[int, int], scale: float, where: np.ndarray,
-                       margin: float) -> np.ndarray:
+                       margin: float, cache: dict | None = None) -> np.ndarray:
     """Where the original, seen through ``matrix`` in the generated frame, shows product colours.
 
     A segmented original mask can miss a part the product has (an angel's white base on a grey
     floor): the generated image showing that part is not growth. True where the original's
     pixel is nearer its product's palette than its background's by ``margin``. The result covers
     the box of the generated frame at ``origin`` (x, y) seen at ``scale``, the shape of
-    ``where``; only the pixels where ``where`` is true are judged.
+    ``where``; only the pixels where ``where`` is true are judged. ``cache`` (kept per original)
+    holds the palettes between the generations of one original.
     """
     h, w = where.shape
-    prod_pal = _lab(_palette(original[mask].astype(np.float32), 8))
-    # the backdrop's colours from the frame's border, away from any part the mask missed
-    b = max(2, int(0.04 * min(mask.shape)))
-    border = np.ones(mask.shape, bool)
-    border[b:-b, b:-b] = False
-    border &= ~mask
-    if border.sum() < 16:
+    key = ("growth_palettes", id(mask))
+    if cache is not None and key in cache:
+        palettes = cache[key][0]
+    else:
+        palettes = _original_palettes(original, mask)
+        if cache is not None:
+            cache[key] = (palettes, mask)  # the mask is kept so that its id stays its own
+    if palettes is None:
         return np.zeros((h, w), bool)
-    bg_pal = _lab(_palette(original[border].astype(np.float32), 8))
+    prod_pal, bg_pal = palettes
     to_box = np.array([[scale, 0.0, -scale * origin[0]], [0.0, scale, -scale * origin[1]], [0.0, 0.0, 1.0]])
     a = (to_box @ np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
     warped = cv2.warpAffine(original, a, (w, h), flags=cv2.INTER_LINEAR)
@@ -117,7 +132,7 @@ def _original_has_part(original: np.ndarray, mask: np.ndarray, matrix: np.ndarra
 def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None = None,
                  settings: ConsistencySettings | None = None, original: np.ndarray | None = None,
                  original_mask: np.ndarray | None = None,
-                 matrix: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+                 matrix: np.ndarray | None = None, cache: dict | None = None) -> tuple[float, np.ndarray]:
     """Area grown onto a located product, as a share of its area, and the mask of that area.
 
     ``gen`` is the generated image (RGB), ``located`` the product's expected outline there (the
@@ -132,7 +147,8 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
     product's colours near where it touches (a part of the same object continues its material;
     a neighbouring object does not). Given the ``original``, its product ``original_mask`` and
     the ``matrix`` that maps it onto ``gen``, places where the original itself shows product
-    colours (a part its mask missed) are not growth either.
+    colours (a part its mask missed) are not growth either; ``cache`` keeps the original's
+    palettes for its next generation.
     """
     s = settings or ConsistencySettings()
     empty = np.zeros(located.shape, bool)
@@ -167,7 +183,7 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
     dist = cv2.distanceTransform(1 - loc8, cv2.DIST_L2, 3)
     if original is not None and original_mask is not None and matrix is not None:
         oth = oth | _original_has_part(original, original_mask, matrix, (cx0, cy0), small[0] / crop_shape[0],
-                                       (dist > tol) & (dist <= 1.5 * r1s), s.growth_margin)
+                                       (dist > tol) & (dist <= 1.5 * r1s), s.growth_margin, cache)
     holes = _fill_holes(loc) & ~loc
     band = (dist > tol) & (dist <= r1s) & ~oth & ~holes
     far = (dist > r1s) & (dist <= 1.5 * r1s) & ~oth
