@@ -11,7 +11,7 @@ import numpy as np
 from hfpc.consistency.compare import Comparison, compare_product
 from hfpc.consistency.config import ConsistencySettings
 from hfpc.consistency.growth import growth_extent, growth_share, locate_growth
-from hfpc.consistency.locate import Location, locate_product, score_at, similarity
+from hfpc.consistency.locate import Location, locate_product, same_framing, score_at, similarity
 from hfpc.consistency.match import assign
 from hfpc.consistency.segment import get_segmenter
 from hfpc.consistency.shape import ShapeMatch, match_shape
@@ -243,7 +243,7 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
         area = float(mask.sum() / total)
         if p.location is None:
             reports.append(_not_found(p.product, area, cands[p.product], mask, same, g, settings,
-                                      framed=_same_framing(o.shape[:2], g.shape[:2])))
+                                      framed=same_framing(o.shape[:2], g.shape[:2])))
             continue
         erode = settings.erode if source == "mask" else settings.erode_segmented
         tolerance = 1 if p.location.method != "same_place" else 0
@@ -320,11 +320,6 @@ def _other_object(c: Comparison, loc: Location, s: ConsistencySettings) -> list[
                     f"is another object: its colours no longer fill its outline (colour match "
                     f"{loc.silhouette:.2f}), its edges changed (edge agreement {c.edge:.2f}) and "
                     f"{100 * c.changed_share:.0f} % of its pixels differ", value=round(loc.silhouette, 3))]
-
-
-def _same_framing(o: tuple[int, int], g: tuple[int, int]) -> bool:
-    """Whether both images have the same aspect ratio (within 2 %): the product's own place is defined."""
-    return abs(g[1] / o[1] - g[0] / o[0]) < 0.02 * g[1] / o[1]
 
 
 def place_vacancy(g: np.ndarray, place: np.ndarray) -> float:

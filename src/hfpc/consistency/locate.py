@@ -314,6 +314,12 @@ def _refine(crop: np.ndarray, cmask: np.ndarray, gen: np.ndarray, s: float, x: f
     return best
 
 
+def same_framing(o: tuple[int, ...], g: tuple[int, ...]) -> bool:
+    """Whether two image shapes (height, width) have the same aspect ratio within 2 %: a product
+    can then be at its own place, scaled with the frame."""
+    return abs(g[1] / o[1] - g[0] / o[0]) < 0.02 * g[1] / o[1]
+
+
 def _region(mask: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
     """Box of the generated image around where ``matrix`` puts the product, with a margin of
     its own size on every side (a search's scale can be off by that much)."""
@@ -337,7 +343,7 @@ def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings
     gh, gw = gen.shape[:2]
     cands: list[Location] = []
     ident = None
-    if abs(gw / ow - gh / oh) < 0.02 * gw / ow:
+    if same_framing((oh, ow), (gh, gw)):
         ident = similarity(gw / ow, 0.0, 0.0)
         cands.append(Location(ident, score_at(orig, mask, gen, ident, settings), "same_place"))
         if cands[0].score >= settings.identity_accept:
