@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import Field
 
 from hfpc.checks.base import Check, JudgeItem
+from hfpc.consistency.locate import bbox
 from hfpc.scene import downscale
 from hfpc.settings import CheckSettings
 from hfpc.text_ocr import (
@@ -258,14 +259,14 @@ class TextCheck(Check):
             # the products' own print is always read: bold lettering that touches a label's edge
             # joins it into one blob, which the glyph gate does not take for a row of glyphs
             boxes = [_padded_box(m, s.product_margin) for m in orig.masks if m.any()]
-            regions, _ = select_regions(boxes + candidates, o.shape[:2], s.scan_budget)
+            regions, _ = select_regions([(*b, 0.0) for b in boxes] + candidates, o.shape[:2], s.scan_budget)
             lines = read_text(o, regions, s.box_threshold, s.min_box_height, s.min_box_area,
                               s.full_scan_share, s.original_scale, recognise=False)
             # the detector misses large bold print at some sizes: a product box where nothing was
             # found is looked at once more, alone and at two thirds of the scale
             for box in boxes:
                 if not any(_centre_in(b, box) for b in lines):
-                    lines += read_text(o, [box[:4]], s.box_threshold, s.min_box_height, s.min_box_area, 1.0,
+                    lines += read_text(o, [box], s.box_threshold, s.min_box_height, s.min_box_area, 1.0,
                                        s.original_scale * 2 / 3, recognise=False)
             orig.lines = lines
         return orig.lines
@@ -542,15 +543,15 @@ def _correlation(o: np.ndarray, g: np.ndarray, m: np.ndarray, box: tuple[float, 
     return float(worst)
 
 
-def _padded_box(mask: np.ndarray, px: int) -> tuple[int, int, int, int, float]:
-    """A mask's bounding box grown by ``px`` on every side (within the image), as a candidate region."""
-    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+def _padded_box(mask: np.ndarray, px: int) -> tuple[int, int, int, int]:
+    """A mask's bounding box grown by ``px`` on every side, within the image."""
+    x0, y0, x1, y1 = bbox(mask)
     ih, iw = mask.shape
-    return (max(0, x - px), max(0, y - px), min(iw, x + w + px), min(ih, y + h + px), 0.0)
+    return (max(0, x0 - px), max(0, y0 - px), min(iw, x1 + px), min(ih, y1 + px))
 
 
-def _centre_in(b: TextBox, box: tuple[int, int, int, int, float]) -> bool:
-    """Whether a line's centre lies inside a candidate region."""
+def _centre_in(b: TextBox, box: tuple[int, int, int, int]) -> bool:
+    """Whether a line's centre lies inside a box (x0, y0, x1, y1)."""
     x0, y0, x1, y1 = b.box
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     return box[0] <= cx < box[2] and box[1] <= cy < box[3]
