@@ -84,6 +84,15 @@ def test_same_text_on_the_product_passes(tmp_path: Path) -> None:
     assert r.details["products_kept"] == [1] and r.details["original_lines"] is None  # no OCR needed
 
 
+def test_look_alike_letter_on_a_kept_product_is_product_text_changed(tmp_path: Path) -> None:
+    """HONEY → HDNEY on a pasted product: one look-alike letter moves few pixels, but its blocks
+    fall below the kept-print gate, the line's glyph pieces below theirs, and the reading differs."""
+    r = _judge(_pair(tmp_path, gen_word="HDNEY")).checks["text"]
+    assert not r.passed and r.failure == "product_text_changed", r.explanation
+    line = r.details["product_lines"][0]
+    assert line["original"] == "HONEY" and line["generated"] == "HDNEY" and line["changed"]
+
+
 def test_same_text_on_a_redrawn_label_passes(tmp_path: Path) -> None:
     """Label repainted, lettering smaller and off centre: the text is read on both sides and reads the same."""
     r = _judge(_pair(tmp_path, gen_label=(250, 215, 120), gen_size=1.0, gen_dx=9)).checks["text"]
@@ -138,6 +147,20 @@ def test_glyph_pieces_catch_a_letter_the_whole_line_hides() -> None:
     assert float(whole.max()) > 0.8
     assert _correlation(line("BLOOM"), line("BLOOW"), same, box) < TextSettings().unchanged_correlation
     assert _correlation(line("BLOOM"), line("BLOOM", gain=0.8), same, box) > 0.99  # light alone
+
+
+def test_glyph_pieces_follow_the_lettering_not_a_taller_box() -> None:
+    """A detected line's box often spans a whole label band, twice as tall as its letters and with
+    the band's edges in every row; the pieces are cut to the lettering, so ROSE → RDSE is seen."""
+    def label(word: str) -> np.ndarray:
+        img = np.full((90, 240, 3), (150, 40, 160), np.uint8)  # a purple product around the label
+        cv2.rectangle(img, (12, 12), (228, 78), (235, 235, 225), -1)
+        cv2.putText(img, word, (40, 58), cv2.FONT_HERSHEY_DUPLEX, 1.1, (20, 90, 40), 3, cv2.LINE_AA)
+        return img
+
+    box, same = (4.0, 4.0, 236.0, 86.0), np.eye(3)[:2]
+    assert _correlation(label("ROSE"), label("RDSE"), same, box) < TextSettings().unchanged_correlation
+    assert _correlation(label("ROSE"), label("ROSE"), same, box) > 0.99
 
 
 def test_text_filling_a_square_label_is_still_read(tmp_path: Path) -> None:

@@ -92,11 +92,35 @@ def test_saturated_product_on_its_own_hue_is_indistinct() -> None:
     assert d["colour_delta_e"] > DistinctSettings().min_colour_delta_e  # the older rule alone passes it
     assert d["chroma"] >= 25 and d["colour_delta_e76"] <= 18
     assert not r.passed and "hue and lightness of its surroundings" in r.findings[0].sentence
-    assert DistinctCheck(DistinctSettings(max_same_hue_delta_e=None)).run(item_for(rgb, [mask])).passed
+    alone = {"max_melting_delta_e": None}  # this rule alone (the melting rule also sees this scene)
+    assert DistinctCheck(DistinctSettings(max_same_hue_delta_e=None, **alone)).run(item_for(rgb, [mask])).passed
     # a crisp outline sets it apart: only an outline contrast above the limit lets it pass
     assert d["boundary_delta_e"] < DistinctSettings().max_same_hue_boundary_delta_e
-    crisp = DistinctSettings(max_same_hue_boundary_delta_e=d["boundary_delta_e"] - 0.5)
+    crisp = DistinctSettings(max_same_hue_boundary_delta_e=d["boundary_delta_e"] - 0.5, **alone)
     assert DistinctCheck(crisp).run(item_for(rgb, [mask])).passed
+
+
+def test_saturated_product_melting_along_its_outline_is_indistinct() -> None:
+    """A purple bottle on a violet backdrop: CIEDE2000 between the colours is under 10 and most of the
+    outline is weak, but ΔE*ab is above the same-hue limit; the melting rule names it."""
+    rgb, mask = scene(product=(150, 40, 160), background=(125, 55, 195))
+    older = DistinctSettings(max_melting_delta_e=None)
+    assert DistinctCheck(older).run(item_for(rgb, [mask])).passed  # the other rules alone pass it
+    r = DistinctCheck(DistinctSettings()).run(item_for(rgb, [mask]))
+    d = r.details["products"][0]
+    assert d["colour_delta_e"] < 10 and d["colour_delta_e76"] > 18 and d["weak_share"] >= 0.4
+    assert not r.passed and "much of its outline melts" in r.findings[0].sentence
+
+
+@pytest.mark.parametrize(("product", "background"), [
+    ((150, 40, 160), (150, 110, 170)),  # the same purple on a pinker, lighter backdrop: ΔE2000 above 10
+    ((112, 112, 117), (128, 128, 133)),  # greyish, a little apart: light and shade, not hue, set it apart
+])
+def test_melting_rule_needs_close_saturated_colours(product: tuple[int, int, int],
+                                                   background: tuple[int, int, int]) -> None:
+    rgb, mask = scene(product=product, background=background)
+    r = DistinctCheck(DistinctSettings()).run(item_for(rgb, [mask]))
+    assert r.passed, r.details
 
 
 @pytest.mark.parametrize(("product", "background"), [

@@ -125,10 +125,11 @@ class TextSettings(CheckSettings):
                                                      "it again")
     change_block: int = Field(16, ge=4, description="side, in px, of the blocks in which the product's pixels are "
                                                     "compared before any text on it is read")
-    change_correlation: float = Field(0.8, gt=0, le=1,
+    change_correlation: float = Field(0.9, gt=0, le=1,
                                       description="a product whose every textured block correlates at least this "
                                                   "much with the original's (±1 px) kept its print: its text is not "
-                                                  "read at all (the common case costs no OCR)")
+                                                  "read at all (the common case costs no OCR); one look-alike "
+                                                  "letter changed (O → D) leaves its blocks near 0.85")
     change_min_std: float = Field(6.0, ge=0, description="grey-level spread below which a block is flat (not "
                                                          "compared)")
     min_garbled_height: float = Field(20.0, ge=1,
@@ -530,17 +531,33 @@ def _correlation(o: np.ndarray, g: np.ndarray, m: np.ndarray, box: tuple[float, 
     if area.shape[0] < ph or area.shape[1] < pw:
         return 0.0
     _, worst, _, (sx, sy) = cv2.minMaxLoc(cv2.matchTemplate(area, patch, cv2.TM_CCOEFF_NORMED))
-    step = max(4, ph)
+    r0, r1 = _ink_rows(patch)
+    step = max(4, r1 - r0)
     for tx in range(0, max(1, pw - step // 2), step):
-        piece = patch[:, tx:tx + step]
+        piece = patch[r0:r1, tx:tx + step]
         if piece.shape[1] < 4 or float(piece.std()) < min_std:
             continue
-        ax0, ay0 = max(0, sx + tx - 1), max(0, sy - 1)
-        near = area[ay0:sy + ph + 1, ax0:sx + tx + piece.shape[1] + 1]
-        if near.shape[0] < ph or near.shape[1] < piece.shape[1]:
+        ax0, ay0 = max(0, sx + tx - 1), max(0, sy + r0 - 1)
+        near = area[ay0:sy + r1 + 1, ax0:sx + tx + piece.shape[1] + 1]
+        if near.shape[0] < piece.shape[0] or near.shape[1] < piece.shape[1]:
             continue
         worst = min(worst, float(cv2.matchTemplate(near, piece, cv2.TM_CCOEFF_NORMED).max()))
     return float(worst)
+
+
+def _ink_rows(patch: np.ndarray) -> tuple[int, int]:
+    """First and last+1 row of the lettering in a line's grey patch: the rows that vary along it.
+
+    A detected line's box is often much taller than its glyphs (padding, a label's band); pieces
+    as tall and as wide as the box would span several letters and plain label, and hide a changed
+    letter.
+    """
+    dx = np.abs(np.diff(patch.astype(np.float32), axis=1))
+    # strokes per row, counted as strong horizontal steps: a label band's two edges cross every
+    # row of it, letters cross the rows they occupy many times
+    rows = (dx >= 0.25 * float(dx.max())).sum(axis=1) if dx.size else np.zeros(patch.shape[0])
+    ink = np.nonzero(rows >= 0.5 * (float(rows.min()) + float(rows.max())))[0]
+    return (int(ink[0]), int(ink[-1]) + 1) if len(ink) else (0, patch.shape[0])
 
 
 def _padded_box(mask: np.ndarray, px: int) -> tuple[int, int, int, int]:
