@@ -65,7 +65,8 @@ class ProductReport:
                              "area_share": round(self.area_share, 4), "reasons": self.reasons,
                              "findings": [f.to_dict() for f in self.findings], "tier": self.tier}
         if self.shape is not None:
-            d["shape"] = {"iou": round(self.shape.iou, 3), "aspect_change": round(self.shape.aspect_change, 3)}
+            d["shape"] = {"iou": round(self.shape.iou, 3), "aspect_change": round(self.shape.aspect_change, 3),
+                          "hidden_side": self.shape.hidden_side}
         if self.location is not None:
             m = self.location.matrix
             d["location"] = {"method": self.location.method, "score": round(self.location.score, 4),
@@ -271,7 +272,8 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
             comp.growth, grown = growth_share(g, located, others, settings, o, mask, p.location.matrix,
                                               shared["original"])
             comp.growth_extent = growth_extent(grown, located)
-        shape = None if pasted else match_shape(g, located)
+        shape = None if pasted else match_shape(g, located, settings.max_aspect_change,
+                                                settings.min_outline_iou, settings.hidden_cut_margin)
         findings = locate_growth(_findings(comp, shape, pasted, settings), grown, located)
         if findings:
             findings = _other_object(comp, p.location, settings) + findings

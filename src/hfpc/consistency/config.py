@@ -146,6 +146,12 @@ class ConsistencySettings(CheckSettings):
         "largest change of a redrawn product's width/height ratio (log ratio; 0.16 ≈ 17 %)"))
     min_outline_iou: float = Field(0.6, ge=0, le=1, description=(
         "smallest overlap of a redrawn product's outline in the generated image with its expected outline"))
+    hidden_cut_margin: float | None = Field(0.08, ge=0, le=1, description=(
+        "a redrawn product off in proportions or outline counts as partly hidden (sunk into water or "
+        "sand, behind a foreground edge, cut by the frame) when its outline fits the expected one "
+        "rescaled uniformly and cut on that side (the bottom, or a side at the frame edge) at least "
+        "min_outline_iou and by this much more than the expected one stretched to its box; its "
+        "proportions and outline are then judged against the cut outline. None: never"))
     missing_score: float = Field(0.3, ge=-1, le=1, description=(
         "a product not found whose best correlation and colour match are both below this is reported "
         "missing rather than replaced"))
