@@ -120,9 +120,20 @@ def colour_correct(src: np.ndarray, ref: np.ndarray, m: np.ndarray, max_gain: fl
     return np.clip(src.astype(np.float32) * gain + offset.astype(np.float32), 0, 255)
 
 
-def _edge_f1(a: np.ndarray, b: np.ndarray, m: np.ndarray) -> float:
-    ea = cv2.Canny(a, 40, 110) > 0
-    eb = cv2.Canny(b, 40, 110) > 0
+EDGE_THRESHOLDS = (40, 110)
+"""Canny hysteresis thresholds (grey levels) of the edge agreement."""
+
+
+def _edge_f1(a: np.ndarray, b: np.ndarray, m: np.ndarray, support: float = 1.0) -> float:
+    """F1 of the two images' Canny edges inside ``m``, each matched within 2 px by the other's.
+
+    An edge is matched by the other image's edges found at ``support`` × the Canny thresholds:
+    contrast just above the detector's threshold in one copy and just below it in the other
+    (relit glass, a slightly softer copy) is the same edge, not new or lost print.
+    """
+    lo, hi = EDGE_THRESHOLDS
+    ea = cv2.Canny(a, lo, hi) > 0
+    eb = cv2.Canny(b, lo, hi) > 0
     ea &= m
     eb &= m
     na, nb = int(ea.sum()), int(eb.sum())
@@ -131,8 +142,8 @@ def _edge_f1(a: np.ndarray, b: np.ndarray, m: np.ndarray) -> float:
     if na == 0 or nb == 0:
         return 0.0
     k = np.ones((5, 5), np.uint8)
-    da = cv2.dilate(ea.astype(np.uint8), k) > 0
-    db = cv2.dilate(eb.astype(np.uint8), k) > 0
+    da = cv2.dilate(cv2.Canny(a, lo * support, hi * support), k) > 0
+    db = cv2.dilate(cv2.Canny(b, lo * support, hi * support), k) > 0
     precision = (eb & da).sum() / nb
     recall = (ea & db).sum() / na
     return float(2 * precision * recall / (precision + recall + 1e-9))
@@ -234,7 +245,8 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
     size = np.sqrt(m_full.sum())
     r = max(1, int(round((settings.erode if erode is None else erode) * size)))
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    m = (cv2.erode(m_full.astype(np.uint8), k) > 0) & inside
+    # outside the crop is not product: the outline along the crop's border is eroded as well
+    m = (cv2.erode(m_full.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0) & inside
     if m.sum() < 16:
         m = m_full & inside
     if m.sum() < 4:
@@ -274,7 +286,7 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
         delta_e_mean=float(de[m].mean()),
         mad=mad, mad_raw=mad_raw,
         ssim=float(ssim_map[m].mean()),
-        edge=_edge_f1(cv2.GaussianBlur(go, (3, 3), 0), cv2.GaussianBlur(gg, (3, 3), 0), m),
+        edge=_edge_f1(cv2.GaussianBlur(go, (3, 3), 0), cv2.GaussianBlur(gg, (3, 3), 0), m, settings.edge_support),
         texture_gain=(_texture(gg, m) + TEXTURE_FLOOR) / (_texture(go, m) + TEXTURE_FLOOR),
         exact_share=_typical_exact(de < settings.exact_delta_e, m, size),
         where=_where(changed), box=box, matrix=frame_matrix, delta_e_map=de, changed_map=changed,

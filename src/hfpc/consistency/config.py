@@ -30,6 +30,10 @@ class ConsistencySettings(CheckSettings):
     min_ssim: float = Field(0.6, ge=-1, le=1, description="minimum mean SSIM inside a product")
     min_edge: float = Field(0.55, ge=0, le=1, description=(
         "minimum edge-structure agreement (F1 of Canny edges, 2 px tolerance)"))
+    edge_support: float = Field(0.8, gt=0, le=1, description=(
+        "an edge of one copy is matched by the other's edges found at this share of the Canny "
+        "thresholds (within 2 px): an edge just above the detector's threshold in one copy and "
+        "just below it in the other is kept, not new or lost print"))
     max_mad: float = Field(30.0, ge=0, description=(
         "maximum mean absolute pixel difference (0–255) after colour correction"))
     max_growth: float | None = Field(0.03, ge=0, description=(
