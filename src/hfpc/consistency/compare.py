@@ -19,6 +19,7 @@ from skimage.metrics import structural_similarity
 
 from hfpc.consistency.config import ConsistencySettings
 from hfpc.consistency.growth import growth_share
+from hfpc.consistency.light import scene_around, scene_light
 from hfpc.consistency.locate import bbox, warp_to_original
 
 __all__ = ["Comparison", "colour_correct", "compare_product", "growth_share", "relight"]
@@ -212,7 +213,7 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
 
     Both are compared at the coarser of the two scales (and at most ``compare_side`` pixels
     across), so resampling blur of fine print is not mistaken for a change; scene light is
-    undone first (:func:`relight`). ``tolerance`` > 0 takes each
+    undone first (:func:`relight`, then :func:`~hfpc.consistency.light.scene_light`). ``tolerance`` > 0 takes each
     pixel's colour difference as the smallest over shifts of up to that many pixels, for
     products whose position was found by search (sub-pixel misregistration on sharp print).
     """
@@ -253,6 +254,10 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
         return Comparison(1.0, 1.0, 100.0, 255.0, 255.0, 0.0, 0.0, box=box, matrix=frame_matrix)
     mad_raw = float(np.abs(o.astype(np.float32) - g.astype(np.float32))[m].mean())
     gc = relight(g, o, m, settings.max_light_gain, settings.max_light_cast)
+    if settings.scene_light_support is not None:
+        gc = scene_light(gc, g, o, m, scene_around(gen, matrix, box, m_full), settings.scene_light_max_cast,
+                         settings.scene_light_support, settings.scene_light_max_chroma,
+                         settings.scene_light_min_lightness)
     ob = cv2.GaussianBlur(o.astype(np.float32), (0, 0), settings.blur_sigma)
     gb = cv2.GaussianBlur(gc, (0, 0), settings.blur_sigma)
     mad = float(np.abs(ob - gb)[m].mean())

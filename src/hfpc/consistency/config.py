@@ -123,6 +123,24 @@ class ConsistencySettings(CheckSettings):
     max_light_cast: float = Field(1.6, ge=1, description=(
         "largest ratio between the gains of two colour channels absorbed as the colour of the "
         "light (warm, cool, neon); a larger change of hue is a recolour"))
+    scene_light: bool = Field(True, description=(
+        "undo, pixel by pixel, a colour cast of a hue the generated scene around the product shows "
+        "(light from coloured sources that tints each surface by the source it faces); bounded by "
+        "max_light_cast"))
+    scene_light_support: float | None = Field(0.03, ge=0, le=1, description=(
+        "light whose colour changes from pixel to pixel (coloured sources on several sides, a neon "
+        "street) is undone on a product's white and light grey surfaces when its hue is shown by at "
+        "least this share of the generated scene around the product (within 15° of hue). None "
+        "models light as the smooth field only"))
+    scene_light_max_cast: float = Field(2.5, ge=1, description=(
+        "largest ratio between the gains of two colour channels absorbed as such light on a pale "
+        "surface (a white figure under a pink neon); above it the surface was recoloured"))
+    scene_light_max_chroma: float = Field(20.0, ge=0, description=(
+        "largest Lab chroma of the original's surface for it to show the light's colour (white, "
+        "light grey); the tint of a coloured part is a recolour, not evidence of light"))
+    scene_light_min_lightness: float = Field(35.0, ge=0, le=100, description=(
+        "smallest Lab lightness (0-100) of the original's surface for it to show the light's "
+        "colour: a dark part's tint is no evidence of light (a black part turned amber)"))
     pasted_score: float = Field(0.9, ge=-1, le=1, description=(
         "correlation at the found place above which the product's pixels were kept (pasted) and "
         "are held to the pixel gates; below it the product was redrawn and is compared coarsely"))
