@@ -192,7 +192,7 @@ def test_another_object_is_named_replaced_and_a_recolour_or_new_print_altered() 
 
     def named(silhouette: float, edge: float, changed: float) -> list[str]:
         c = Comparison(changed_share=changed, local_change=1.0, delta_e_mean=20, mad=40, mad_raw=40, ssim=0.5,
-                       edge=edge)
+                       edge=min(1.0, edge + 0.1), edge_exact=edge)  # the name follows the exact agreement
         loc = Location(similarity(1.0, 0, 0), 0.6, "search")
         loc.silhouette = silhouette
         return [f.failure for f in _other_object(c, loc, s)]

@@ -84,6 +84,7 @@ class ProductReport:
             d.update(preserved=round(self.preserved, 4), changed_share=round(c.changed_share, 4),
                      delta_e_mean=round(c.delta_e_mean, 3), mad=round(c.mad, 3),
                      mad_raw=round(c.mad_raw, 3), ssim=round(c.ssim, 4), edge=round(c.edge, 4),
+                     edge_exact=round(c.edge_exact, 4),
                      growth=round(c.growth, 4), growth_extent=round(c.growth_extent, 4),
                      local_change=round(c.local_change, 4),
                      exact_share=round(c.exact_share, 4), texture_gain=round(c.texture_gain, 3),
@@ -316,11 +317,11 @@ def _other_object(c: Comparison, loc: Location, s: ConsistencySettings) -> list[
     its colours no longer fill its outline, its edges changed and much of it differs (a recolour
     keeps the edges, a new print keeps the colours). Empty otherwise."""
     if (s.other_object_colour_match is None or not -1 < loc.silhouette < s.other_object_colour_match
-            or c.edge >= s.other_object_max_edge or c.changed_share < s.other_object_min_change):
+            or c.edge_exact >= s.other_object_max_edge or c.changed_share < s.other_object_min_change):
         return []
     return [Finding("other_object", "product_replaced",
                     f"is another object: its colours no longer fill its outline (colour match "
-                    f"{loc.silhouette:.2f}), its edges changed (edge agreement {c.edge:.2f}) and "
+                    f"{loc.silhouette:.2f}), its edges changed (edge agreement {c.edge_exact:.2f}) and "
                     f"{100 * c.changed_share:.0f} % of its pixels differ", value=round(loc.silhouette, 3))]
 
 

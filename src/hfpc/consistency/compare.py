@@ -36,6 +36,8 @@ class Comparison:
     mad_raw: float
     ssim: float
     edge: float
+    edge_exact: float = 1.0
+    """Edge agreement with each copy's edges matched only at the same Canny thresholds (no support)."""
     growth: float = 0.0
     growth_extent: float = 0.0
     texture_gain: float = 1.0
@@ -125,12 +127,13 @@ EDGE_THRESHOLDS = (40, 110)
 """Canny hysteresis thresholds (grey levels) of the edge agreement."""
 
 
-def _edge_f1(a: np.ndarray, b: np.ndarray, m: np.ndarray, support: float = 1.0) -> float:
+def _edge_f1(a: np.ndarray, b: np.ndarray, m: np.ndarray, support: float = 1.0) -> tuple[float, float]:
     """F1 of the two images' Canny edges inside ``m``, each matched within 2 px by the other's.
 
     An edge is matched by the other image's edges found at ``support`` × the Canny thresholds:
     contrast just above the detector's threshold in one copy and just below it in the other
-    (relit glass, a slightly softer copy) is the same edge, not new or lost print.
+    (relit glass, a slightly softer copy) is the same edge, not new or lost print. Returns that
+    F1 and the exact one (matched at the same thresholds).
     """
     lo, hi = EDGE_THRESHOLDS
     ea = cv2.Canny(a, lo, hi) > 0
@@ -139,15 +142,21 @@ def _edge_f1(a: np.ndarray, b: np.ndarray, m: np.ndarray, support: float = 1.0) 
     eb &= m
     na, nb = int(ea.sum()), int(eb.sum())
     if na < 10 and nb < 10:
-        return 1.0
+        return 1.0, 1.0
     if na == 0 or nb == 0:
-        return 0.0
+        return 0.0, 0.0
     k = np.ones((5, 5), np.uint8)
-    da = cv2.dilate(cv2.Canny(a, lo * support, hi * support), k) > 0
-    db = cv2.dilate(cv2.Canny(b, lo * support, hi * support), k) > 0
-    precision = (eb & da).sum() / nb
-    recall = (ea & db).sum() / na
-    return float(2 * precision * recall / (precision + recall + 1e-9))
+
+    def f1(da: np.ndarray, db: np.ndarray) -> float:
+        precision = (eb & da).sum() / nb
+        recall = (ea & db).sum() / na
+        return float(2 * precision * recall / (precision + recall + 1e-9))
+
+    exact = f1(cv2.dilate(ea.astype(np.uint8), k) > 0, cv2.dilate(eb.astype(np.uint8), k) > 0)
+    if support >= 1.0:
+        return exact, exact
+    return f1(cv2.dilate(cv2.Canny(a, lo * support, hi * support), k) > 0,
+              cv2.dilate(cv2.Canny(b, lo * support, hi * support), k) > 0), exact
 
 
 def _local_change(changed: np.ndarray, m: np.ndarray, size: float, window: float,
@@ -285,13 +294,15 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
     gg = cv2.cvtColor(np.clip(gc + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
     ssim_map = structural_similarity(go, gg, data_range=255, gaussian_weights=True, sigma=1.5,
                                      use_sample_covariance=False, full=True)[1]
+    edge, edge_exact = _edge_f1(cv2.GaussianBlur(go, (3, 3), 0), cv2.GaussianBlur(gg, (3, 3), 0), m,
+                                settings.edge_support)
     return Comparison(
         changed_share=float(changed.sum() / m.sum()),
         local_change=_local_change(changed, m, size, settings.local_window, settings.local_min_area),
         delta_e_mean=float(de[m].mean()),
         mad=mad, mad_raw=mad_raw,
         ssim=float(ssim_map[m].mean()),
-        edge=_edge_f1(cv2.GaussianBlur(go, (3, 3), 0), cv2.GaussianBlur(gg, (3, 3), 0), m, settings.edge_support),
+        edge=edge, edge_exact=edge_exact,
         texture_gain=(_texture(gg, m) + TEXTURE_FLOOR) / (_texture(go, m) + TEXTURE_FLOOR),
         exact_share=_typical_exact(de < settings.exact_delta_e, m, size),
         where=_where(changed), box=box, matrix=frame_matrix, delta_e_map=de, changed_map=changed,

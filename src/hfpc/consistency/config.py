@@ -184,8 +184,8 @@ class ConsistencySettings(CheckSettings):
         "differ, is another object: named product_replaced rather than product_altered (naming "
         "only; None turns this off). A recolour keeps its edges, a new print its colours"))
     other_object_max_edge: float = Field(0.85, ge=0, le=1, description=(
-        "edge agreement (F1 of Canny edges) below which a located product's structure counts as "
-        "changed for the replaced test"))
+        "edge agreement (F1 of Canny edges, both copies at the same thresholds: no edge_support) "
+        "below which a located product's structure counts as changed for the replaced test"))
     other_object_min_change: float = Field(0.35, ge=0, le=1, description=(
         "share of changed pixels a located product needs for the replaced test"))
     vacant_similarity: float | None = Field(0.7, ge=0, le=1, description=(
