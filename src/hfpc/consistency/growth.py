@@ -58,7 +58,9 @@ def _nearest(lab: np.ndarray, palette: np.ndarray) -> np.ndarray:
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
     """Lab colours (L 0–100, a/b signed) of float or uint8 RGB colours shaped (…, 3)."""
-    x = np.clip(np.asarray(rgb, np.float32), 0, 255).reshape(-1, 1, 3) / 255.0
+    # one row of pixels: OpenCV converts a row at a time, and a column of one-pixel rows is
+    # several times slower (the values are the same)
+    x = np.clip(np.asarray(rgb, np.float32), 0, 255).reshape(1, -1, 3) / 255.0
     return cv2.cvtColor(x, cv2.COLOR_RGB2LAB).reshape(-1, 3)
 
 
