@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from hfpc.consistency.config import ConsistencySettings
-from hfpc.consistency.locate import bbox
+from hfpc.consistency.locate import bbox, pixels
 from hfpc.types import Finding
 
 _SHADOW_GAINS = (0.35, 0.5, 0.65, 0.8)
@@ -87,14 +87,14 @@ def _where(region: np.ndarray, product: np.ndarray) -> str:
 def _original_palettes(original: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Lab palettes of the original's product and of its backdrop (from the frame's border, away
     from any part the mask missed); None when the border shows too little backdrop."""
-    prod_pal = _lab(_palette(original[mask].astype(np.float32), 8))
+    prod_pal = _lab(_palette(pixels(original, mask).astype(np.float32), 8))
     b = max(2, int(0.04 * min(mask.shape)))
     border = np.ones(mask.shape, bool)
     border[b:-b, b:-b] = False
     border &= ~mask
     if border.sum() < 16:
         return None
-    return prod_pal, _lab(_palette(original[border].astype(np.float32), 8))
+    return prod_pal, _lab(_palette(pixels(original, border).astype(np.float32), 8))
 
 
 def _original_has_part(original: np.ndarray, mask: np.ndarray, matrix: np.ndarray,
@@ -126,7 +126,7 @@ def _original_has_part(original: np.ndarray, mask: np.ndarray, matrix: np.ndarra
     valid = cv2.warpAffine(np.full(mask.shape, 255, np.uint8), a, (w, h), flags=cv2.INTER_NEAREST) > 0
     out = np.zeros((h, w), bool)
     todo = where & valid
-    lab = _lab(warped[todo].astype(np.float32))
+    lab = _lab(pixels(warped, todo).astype(np.float32))
     out[todo] = _nearest(lab, prod_pal) + margin < _nearest(lab, bg_pal)
     return out
 
@@ -193,11 +193,11 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
         return 0.0, empty
     rgb = img.astype(np.float32)
     lab = _lab(rgb).reshape(loc.shape + (3,))
-    prod_pal = _palette(lab[loc], 8)
-    bg_rgb = _palette(rgb[far], 8)
+    prod_pal = _palette(pixels(lab, loc), 8)
+    bg_rgb = _palette(pixels(rgb, far), 8)
     shadows = np.concatenate([bg_rgb] + [bg_rgb * g for g in _SHADOW_GAINS])
     bg_pal = _lab(shadows)
-    bl = lab[band]
+    bl = pixels(lab, band)
     d_prod = _nearest(bl, prod_pal)
     like = np.zeros(loc.shape, bool)
     # product-like and not explained by the scene beyond (nor by its shadows)
@@ -223,13 +223,13 @@ def growth_share(gen: np.ndarray, located: np.ndarray, others: np.ndarray | None
         contact = edge & (cv2.dilate(part.astype(np.uint8), touch_k) > 0)
         if not contact.any() or contact.sum() < s.growth_min_contact * ssize:
             continue
-        pl = lab[part]
+        pl = pixels(lab, part)
         # the product's own colours near where it touches
         inner = loc & (cv2.dilate(contact.astype(np.uint8), inner_k) > 0) & ~edge_near
         if inner.sum() < 4:
             inner = contact
         # shading darkens a part (lightness counts half); another object differs in hue
-        local = _palette(lab[inner], 4) * _SHADE_WEIGHT
+        local = _palette(pixels(lab, inner), 4) * _SHADE_WEIGHT
         if float(np.median(_nearest(pl * _SHADE_WEIGHT, local))) >= s.growth_local_distance:
             continue
         grown |= part
