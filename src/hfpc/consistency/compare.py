@@ -20,7 +20,7 @@ from skimage.metrics import structural_similarity
 from hfpc.consistency.config import ConsistencySettings
 from hfpc.consistency.growth import growth_share
 from hfpc.consistency.light import scene_around, scene_light
-from hfpc.consistency.locate import bbox, warp_to_original
+from hfpc.consistency.locate import bbox, pixels, warp_to_original
 
 __all__ = ["Comparison", "colour_correct", "compare_product", "growth_share", "relight"]
 
@@ -261,7 +261,7 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
         m = m_full & inside
     if m.sum() < 4:
         return Comparison(1.0, 1.0, 100.0, 255.0, 255.0, 0.0, 0.0, box=box, matrix=frame_matrix)
-    mad_raw = float(np.abs(o.astype(np.float32) - g.astype(np.float32))[m].mean())
+    mad_raw = float(np.abs(pixels(o, m).astype(np.float32) - pixels(g, m).astype(np.float32)).mean())
     gc = relight(g, o, m, settings.max_light_gain, settings.max_light_cast)
     if settings.scene_light_support is not None:
         gc = scene_light(gc, g, o, m, scene_around(gen, matrix, box, m_full), settings.scene_light_max_cast,
@@ -269,10 +269,11 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
                          settings.scene_light_min_lightness)
     ob = cv2.GaussianBlur(o.astype(np.float32), (0, 0), settings.blur_sigma)
     gb = cv2.GaussianBlur(gc, (0, 0), settings.blur_sigma)
-    mad = float(np.abs(ob - gb)[m].mean())
+    obm, gbm = pixels(ob, m), pixels(gb, m)
+    mad = float(np.abs(obm - gbm).mean())
     de = np.zeros(m.shape, np.float32)
-    lab_o = rgb2lab(ob[m][None] / 255.0)[0]
-    best = deltaE_ciede2000(lab_o, rgb2lab(gb[m][None] / 255.0)[0])
+    lab_o = rgb2lab(obm[None] / 255.0)[0]
+    best = deltaE_ciede2000(lab_o, rgb2lab(gbm[None] / 255.0)[0])
     # other shifts matter only where the pixel differs: practically identical ones stay as they are
     redo = best >= settings.exact_delta_e
     if tolerance and redo.any():
