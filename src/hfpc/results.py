@@ -330,12 +330,26 @@ def _watch_parent(parent_pid: int, interval: float = 0.5) -> None:
     threading.Thread(target=poll, name="hfpc-parent-watch", daemon=True).start()
 
 
+def one_blas_thread() -> Any:
+    """Limit BLAS (and OpenMP) libraries to one thread; the returned object restores the previous
+    limits when used as a context manager.
+
+    The judge's matrix products are small (a few colours × the pixels of a crop): extra BLAS
+    threads cost more to wake than they save, and spin on a busy or shared core (several times
+    the CPU time). OpenBLAS reads its thread count when numpy is loaded, so an environment variable
+    set later has no effect; threadpoolctl changes it in the running process.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 def _init_worker(profile: dict[str, Any], artifacts_dir: str | None, base: str | None,
                  parent_pid: int | None = None) -> None:
     global _worker_judge
     if parent_pid is not None:
         _watch_parent(parent_pid)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    one_blas_thread()  # for the worker's lifetime: the workers already share the cores
     import cv2
 
     cv2.setNumThreads(1)
@@ -509,8 +523,9 @@ def run_filter(samples: list[Sample], out: str | Path, profile: Profile | None =
                 chunk_size = max(chunk_size, 32)  # one process, batched inference
             in_process = workers == 1 or len(ready) <= chunk_size or runs_models or not _spawn_possible()
             if in_process:
-                for chunk in _chunks(ready, chunk_size):
-                    write([v.to_row() for v in judge.judge_many(chunk)])
+                with one_blas_thread():
+                    for chunk in _chunks(ready, chunk_size):
+                        write([v.to_row() for v in judge.judge_many(chunk)])
             else:
                 _run_pool(ready, chunk_size, workers, profile, art, base, write)
             try:
