@@ -159,7 +159,10 @@ def split_products(fg: np.ndarray, settings: ConsistencySettings,
     the backdrop (``holes``) are never filled.
     """
     h, w = fg.shape
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
+    # BBDT: the labels and stats of OpenCV's default 8-connected labelling, in raster order, faster on
+    # one core for a few large parts
+    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(fg.astype(np.uint8), 8, cv2.CV_32S,
+                                                                         cv2.CCL_BBDT)
     order = sorted(range(1, n), key=lambda i: -stats[i, cv2.CC_STAT_AREA])
     if not order:
         return []
