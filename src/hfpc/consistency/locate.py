@@ -147,9 +147,14 @@ def colour_likelihood(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray) -> np
     histogram makes colours common everywhere in the scene count less.
     """
     bins, ranges = [3, 24, 24], [0, 256, 0, 256, 0, 256]
-    lo = cv2.cvtColor(orig, cv2.COLOR_RGB2LAB)
+    m8 = mask.astype(np.uint8)
+    x, y, w, h = cv2.boundingRect(m8)
+    if w == 0 or h == 0:
+        x, y, (h, w) = 0, 0, mask.shape
+    # the product's histogram needs only its box (the mask leaves the rest out)
+    lo = cv2.cvtColor(np.ascontiguousarray(orig[y:y + h, x:x + w]), cv2.COLOR_RGB2LAB)
     lg = cv2.cvtColor(gen, cv2.COLOR_RGB2LAB)
-    hp = cv2.calcHist([lo], [0, 1, 2], mask.astype(np.uint8), bins, ranges)
+    hp = cv2.calcHist([lo], [0, 1, 2], np.ascontiguousarray(m8[y:y + h, x:x + w]), bins, ranges)
     hg = cv2.calcHist([lg], [0, 1, 2], None, bins, ranges)
     hp = cv2.GaussianBlur(hp.reshape(bins[0], -1), (0, 0), 0.7).reshape(hp.shape) / max(1.0, float(hp.sum()))
     hg = hg / max(1.0, float(hg.sum()))
@@ -158,7 +163,7 @@ def colour_likelihood(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray) -> np
     # back-projection by bin index (cv2.calcBackProject of a 3-D histogram is not reliable)
     q = [cv2.LUT(c, _BIN_LUT[n]) for c, n in zip(cv2.split(lg), bins)]
     idx = (q[0].astype(np.int32) * bins[1] + q[1]) * bins[2] + q[2]
-    return ratio.ravel()[idx].astype(np.float32)
+    return ratio.ravel()[idx].astype(np.float32, copy=False)
 
 
 _BIN_LUT = {n: (np.arange(256) * n // 256).astype(np.uint8) for n in (3, 24)}
