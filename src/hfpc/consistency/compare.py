@@ -280,13 +280,15 @@ def compare_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, matrix:
         ys, xs = np.nonzero(m)
         ys, xs = ys[redo], xs[redo]
         h, w = m.shape
+        lab_redo, best_redo = lab_o[redo], best[redo]
         for dy in range(-tolerance, tolerance + 1):
             for dx in range(-tolerance, tolerance + 1):
                 if dx == dy == 0:
                     continue
                 shifted = gb[(ys - dy) % h, (xs - dx) % w]
-                d = deltaE_ciede2000(lab_o[redo], rgb2lab(shifted[None] / 255.0)[0])
-                best[redo] = np.minimum(best[redo], d)
+                d = deltaE_ciede2000(lab_redo, rgb2lab(shifted[None] / 255.0)[0])
+                best_redo = np.minimum(best_redo, d)
+        best[redo] = best_redo
     de[m] = best
     changed = (de > settings.delta_e).astype(np.uint8)
     changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
