@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from hfpc.consistency.analyze import ConsistencyReport, ProductReport
+from hfpc.consistency.locate import pixels
 
 HEATMAP_MAX_SIDE = 320
 """Long side, in pixels, of the heatmap the check writes (smaller images are not enlarged)."""
@@ -98,9 +99,9 @@ def render_heatmap(report: ConsistencyReport, max_delta_e: float = 40.0,
                               flags=cv2.INTER_LINEAR)
         np.clip(heat, 0, 1, out=heat)
         inside = located if located is not None else heat > 0
-        a = (0.85 * heat[inside])[:, None]
-        colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[inside][:, ::-1]
-        out[inside] = (gen[inside] * (1 - a) + colour * a).astype(np.uint8)
+        a = (0.85 * pixels(heat, inside))[:, None]
+        colour = pixels(cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET), inside)[:, ::-1]
+        out[inside] = (pixels(gen, inside) * (1 - a) + colour * a).astype(np.uint8)
         if p.grown_mask is not None and p.grown_mask.any():
             grown = _resize_mask(p.grown_mask, (w, h))
             out[grown] = out[grown] * 0.4 + np.array([255, 0, 255], np.float32) * 0.6
