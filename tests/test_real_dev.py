@@ -40,14 +40,14 @@ def figures(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_consistency_agreement_floor(figures: dict) -> None:
     e = figures["eval"]
     assert e["n"] == 54
-    assert e["consistency"] >= 0.80, e["consistency"]
-    assert e["verdict"] >= 0.78, e["verdict"]
+    assert e["consistency"] >= 0.85, e["consistency"]  # 47/54 measured
+    assert e["verdict"] >= 0.83, e["verdict"]  # 46/54 measured
 
 
 def test_both_directions(figures: dict) -> None:
     rows, labels = figures["rows"], figures["labels"]
     good = [rows[i]["passed"] for i, lab in labels.items() if lab["reason"] == "good"]
-    assert sum(good) / len(good) >= 0.65, good
+    assert sum(good) / len(good) >= 0.75, good  # 16/20 measured
     lost = [not rows[i]["passed"] for i, lab in labels.items()
             if lab["reason"] in ("product_replaced", "product_missing")]
     assert sum(lost) / len(lost) >= 0.9, lost
