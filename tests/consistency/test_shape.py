@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from hfpc.consistency import ConsistencySettings
-from hfpc.consistency.shape import match_shape
+from hfpc.consistency.analyze import ConsistencyReport, ProductReport
+from hfpc.consistency.compare import Comparison
+from hfpc.consistency.shape import ShapeMatch, match_shape
 from hfpc.data.synth import ProductSpec, render_product
 
 SIZE = 384
@@ -85,3 +87,14 @@ def test_a_squeezed_or_stretched_product_still_fails(bottle, fx: float, fy: floa
     m = _match(gen, _located(alpha, put))
     assert m.hidden_side is None
     assert m.aspect_change > ConsistencySettings().max_aspect_change
+
+
+@pytest.mark.parametrize("side", [None, "bottom"])
+def test_the_sentence_says_when_part_of_a_passing_product_is_hidden(side: str | None) -> None:
+    """A reviewer reads that the chair's base is not seen; a fully visible product says nothing of it."""
+    comp = Comparison(changed_share=0.03, local_change=0.1, delta_e_mean=3, mad=5, mad_raw=9, ssim=0.8, edge=0.9)
+    product = ProductReport(0, 0.1, True, [], comparison=comp, tier="redrawn",
+                            shape=ShapeMatch(0.8, 0.02, None, hidden_side=side))
+    text = ConsistencyReport([product], "border", np.zeros((8, 8, 3), np.uint8)).explanation()
+    assert text.startswith("the product is redrawn but recognisably the same")
+    assert ("its bottom hidden by the scene or the frame" in text) == (side == "bottom")

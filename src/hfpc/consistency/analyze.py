@@ -149,6 +149,10 @@ class ConsistencyReport:
             how = _layout_words([p.location for p in self.products if p.location is not None])
             redrawn = any(p.tier == "redrawn" for p in self.products)
             kept = "redrawn but recognisably the same" if redrawn else "unchanged"
+            hidden = [p for p in self.products if p.shape is not None and p.shape.hidden_side]
+            if hidden:  # a reviewer should know that part of it is not seen (sunk, behind, cut)
+                whose = "its" if n == 1 else f"product {hidden[0].index + 1}'s"
+                kept += f", {whose} {hidden[0].shape.hidden_side} hidden by the scene or the frame"
             how = f"{how}, {kept}" if how else kept
             return (f"{'the product is' if n == 1 else f'all {n} products are'} {how} "
                     f"({100 * worst.preserved:.0f} % of pixels preserved)")
