@@ -523,7 +523,8 @@ def run_filter(samples: list[Sample], out: str | Path, profile: Profile | None =
                 chunk_size = max(chunk_size, 32)  # one process, batched inference
             in_process = workers == 1 or len(ready) <= chunk_size or runs_models or not _spawn_possible()
             if in_process:
-                with one_blas_thread():
+                # model checks keep their threads (batched inference uses the cores)
+                with contextlib.nullcontext() if runs_models else one_blas_thread():
                     for chunk in _chunks(ready, chunk_size):
                         write([v.to_row() for v in judge.judge_many(chunk)])
             else:
