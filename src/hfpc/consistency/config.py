@@ -123,10 +123,6 @@ class ConsistencySettings(CheckSettings):
     max_light_cast: float = Field(1.6, ge=1, description=(
         "largest ratio between the gains of two colour channels absorbed as the colour of the "
         "light (warm, cool, neon); a larger change of hue is a recolour"))
-    scene_light: bool = Field(True, description=(
-        "undo, pixel by pixel, a colour cast of a hue the generated scene around the product shows "
-        "(light from coloured sources that tints each surface by the source it faces); bounded by "
-        "max_light_cast"))
     scene_light_support: float | None = Field(0.03, ge=0, le=1, description=(
         "light whose colour changes from pixel to pixel (coloured sources on several sides, a neon "
         "street) is undone on a product's white and light grey surfaces when its hue is shown by at "
