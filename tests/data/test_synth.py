@@ -4,8 +4,10 @@ import hashlib
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+from skimage.color import deltaE_ciede2000
 
 from hfpc.data.images import load_image
 from hfpc.data.synth import (
@@ -19,6 +21,7 @@ from hfpc.data.synth import (
     make_sample,
     misspell,
 )
+from hfpc.scene import lab
 from hfpc.types import Sample
 
 
@@ -121,3 +124,21 @@ def test_missing_kind_removes_product() -> None:
     g = make_sample(np.random.default_rng([5, 0]), 256, "good")
     assert np.array_equal(s.original, g.original)
     assert not np.array_equal(s.generated, g.generated)
+
+
+
+def _scene_and_product_lab(kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Median CIELAB of a sample's scene just around its products, and of its products."""
+    s = make_sample(np.random.default_rng([7, seed]), 256, kind)
+    cut = (s.cutout[..., 3] > 127).astype(np.uint8)
+    around = cv2.dilate(cut, np.ones((13, 13), np.uint8)) > cv2.dilate(cut, np.ones((5, 5), np.uint8))
+    g = lab(s.generated)
+    return np.median(g[around], 0), np.median(g[cut > 0], 0)
+
+
+def test_indistinct_scene_takes_the_products_colour() -> None:
+    """Around an indistinct product the scene has the product's colour (whatever light the scene has);
+    around a good one it has its own."""
+    near = [deltaE_ciede2000(*_scene_and_product_lab("indistinct", seed)) for seed in range(8)]
+    far = [deltaE_ciede2000(*_scene_and_product_lab("good", seed)) for seed in range(8)]
+    assert np.median(near) < 8 and np.median(far) > 15, (near, far)

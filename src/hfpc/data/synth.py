@@ -245,9 +245,9 @@ def random_background(rng: np.random.Generator, size: int, near: tuple | None = 
     S = size
     yy, xx = np.mgrid[0:S, 0:S].astype(np.float32) / S
 
-    def col(jitter: float = 1.0) -> np.ndarray:
-        if near is not None:
-            return np.clip(np.asarray(near, np.float32) + rng.normal(0, 0.05, 3) * jitter, 0, 1)
+    def col() -> np.ndarray:
+        if near is not None:  # close enough that wall and floor (or both ends of a gradient) share its hue
+            return np.clip(np.asarray(near, np.float32) + rng.normal(0, 0.025, 3), 0, 1)
         hsv = (rng.uniform(), rng.uniform(0.05, 0.5), rng.uniform(0.35, 0.95))
         return np.asarray(colorsys.hsv_to_rgb(*hsv), np.float32)
 
@@ -296,6 +296,32 @@ def _paste(canvas: np.ndarray, tile_rgb: np.ndarray, tile_a: np.ndarray, pl: Pla
     canvas[cy0:cy1, cx0:cx1] = (canvas[cy0:cy1, cx0:cx1] * (1 - a[..., None])
                                 + tile_rgb[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0] * a[..., None])
     return full
+
+
+def _continue_into(bg: np.ndarray, tile: Tile, pl: Placement, relight: np.ndarray) -> None:
+    """Tint ``bg`` in place so that, around where ``tile`` will stand, it has the product's colour.
+
+    The scene's median colour in a band around the product is scaled, per channel, to the median
+    lit colour of the product's body (its printed label left out): the scene's colour continues
+    into the product while the scene keeps its light and texture, and shading, lid or sole still
+    set parts of the product apart, as they would on a real backdrop of its colour.
+    """
+    body = tile.alpha > 0.5
+    if tile.label_box is not None:
+        x0, y0, x1, y1 = tile.label_box
+        body[y0:y1, x0:x1] = False
+    a = _paste(np.zeros_like(bg), tile.rgb, tile.alpha, pl) > 0.5
+    if not body.any() or not a.any():
+        return
+    r = max(2, int(round(0.15 * np.sqrt(a.sum()))))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    around = cv2.dilate(a.astype(np.uint8), disk).astype(bool) & ~a
+    if not around.any():
+        return
+    colour = np.median(tile.rgb[body], 0) * relight
+    gain = colour / np.maximum(np.median(bg[around], 0), 1e-3)
+    bg *= np.clip(gain, 0.4, 2.5).astype(np.float32)
+    np.clip(bg, 0, 1, out=bg)
 
 
 def _contact_shadow(canvas: np.ndarray, cx: float, base_y: float, width: float, strength: float) -> None:
@@ -697,6 +723,8 @@ def make_sample(rng: np.random.Generator, size: int, kind: str,
     elif kind == "shape_extended":
         gen_tiles[target] = _extend(tiles[target], specs[target], rng)
 
+    if kind == "indistinct":
+        _continue_into(bg, gen_tiles[target], gen_places[target], relight)
     canvas = bg.copy()
     gen_a = np.zeros((size, size), np.float32)
     for i, (t, pl) in enumerate(zip(gen_tiles, gen_places)):
