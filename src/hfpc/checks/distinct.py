@@ -42,10 +42,14 @@ class DistinctSettings(CheckSettings):
         "the same-hue rule also needs the median CIEDE2000 across the outline below this: a product "
         "of its backdrop's hue whose outline is crisp (darker or lighter all along its edge) stands out"))
     max_melting_delta_e: float | None = Field(10.0, ge=0, description=(
-        "a saturated product (both median colours of chroma at least min_chroma) is also indistinct "
-        "when its colour differs from its surroundings by less than this CIEDE2000 and at least "
-        "min_weak_share of its outline is weak: its body melts into the backdrop even where a label "
-        "or a base of another colour stands out; None turns this off"))
+        "a coloured product (both median colours of chroma at least min_melting_chroma) is also "
+        "indistinct when its colour differs from its surroundings by less than this CIEDE2000 and at "
+        "least min_weak_share of its outline is weak: its body melts into the backdrop even where a "
+        "label or a base of another colour stands out; None turns this off"))
+    min_melting_chroma: float = Field(15.0, ge=0, description=(
+        "chroma (C*ab) that both median colours need for the melting rule: below it a product is "
+        "greyish, and light and shade that CIEDE2000 under max_melting_delta_e still shows set it "
+        "apart; muted colours (a brown, a dusty blue) melt as saturated ones do"))
     min_weak_share: float = Field(0.4, ge=0, le=1, description=(
         "share of the outline that must be weak (CIEDE2000 across it below weak_delta_e) for the "
         "melting rule"))
@@ -96,7 +100,7 @@ class DistinctCheck(Check):
             same_hue = (s.max_same_hue_delta_e is not None and d.chroma >= s.min_chroma
                         and d.colour_delta_e76 <= s.max_same_hue_delta_e
                         and d.contrast < s.max_same_hue_boundary_delta_e)
-            melts = (s.max_melting_delta_e is not None and d.chroma >= s.min_chroma
+            melts = (s.max_melting_delta_e is not None and d.chroma >= s.min_melting_chroma
                      and d.colour_contrast < s.max_melting_delta_e and d.weak_share >= s.min_weak_share)
             blends = weak or same_hue or melts
             if blends and s.salient_ratio is not None and d.salience_ratio >= s.salient_ratio:
@@ -121,8 +125,8 @@ class DistinctCheck(Check):
                            f"≤ {s.max_same_hue_delta_e:g}, both of chroma ≥ {s.min_chroma:g})")
                 else:
                     how = (f"its colour is close to its surroundings' (ΔE2000 {d.colour_contrast:.1f} < "
-                           f"{s.max_melting_delta_e:g}, both of chroma ≥ {s.min_chroma:g}) and much of its outline "
-                           "melts into them")
+                           f"{s.max_melting_delta_e:g}, both of chroma ≥ {s.min_melting_chroma:g}) and much of its "
+                           "outline melts into them")
                 findings.append(Finding(
                     "blends_in", "indistinct",
                     f"{name} blends into its background: {how}; {100 * d.weak_share:.0f} % of the "
