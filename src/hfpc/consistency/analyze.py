@@ -277,8 +277,11 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
             comp.growth, grown = growth_share(g, located, others, settings, o, mask, p.location.matrix,
                                               shared["original"])
             comp.growth_extent = growth_extent(grown, located)
-        shape = None if pasted else match_shape(g, located, settings.max_aspect_change,
-                                                settings.min_outline_iou, settings.hidden_cut_margin)
+        # the outline is checked wherever the location does not vouch for it: a redrawn product,
+        # or a pasted one placed with a correlation too weak for the growth check
+        weak = pasted and p.location.score < settings.growth_min_score
+        shape = None if pasted and not weak else match_shape(g, located, settings.max_aspect_change,
+                                                             settings.min_outline_iou, settings.hidden_cut_margin)
         findings = locate_growth(_findings(comp, shape, pasted, settings), grown, located)
         if findings:
             findings = _other_object(comp, p.location, settings) + findings
