@@ -108,7 +108,8 @@ def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.nda
 
 
 def text_candidates(rgb: np.ndarray, contrast: float, min_height: int, max_height_share: float, min_chars: int,
-                    pad: float, exclude: np.ndarray | None = None) -> list[tuple[int, int, int, int, float]]:
+                    pad: float, exclude: np.ndarray | None = None,
+                    context: int = 0) -> list[tuple[int, int, int, int, float]]:
     """Regions (x0, y0, x1, y1, score) worth running the detector on: rows of glyph-sized edge blobs.
 
     A glyph of any script, legible or not, is a small blob of strong edges: the morphological
@@ -116,9 +117,11 @@ def text_candidates(rgb: np.ndarray, contrast: float, min_height: int, max_heigh
     ``min_height`` px and at most ``max_height_share`` of the image high (a piece n heights wide
     counts as n glyphs: bold letters join). Glyphs joined along a row (gaps up to about one glyph
     height) make a line; a line of at least ``min_chars`` glyphs, padded by ``pad`` × its height,
-    is a candidate. Its score is its glyph count, lowered when the glyph heights vary (lettering
-    is regular, foliage is not). Pixels where ``exclude`` is true are not considered. A few
-    milliseconds at 512².
+    is a candidate, with ``context`` px more on every side: light lettering on a busy backdrop
+    shows only parts of its strokes, so the row found can be a fraction of the letters' height,
+    and the detector needs the whole line in view. Its score is its glyph count, lowered when the glyph
+    heights vary (lettering is regular, foliage is not). Pixels where ``exclude`` is true are not
+    considered. A few milliseconds at 512².
     """
     h, w = rgb.shape[:2]
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
@@ -152,7 +155,7 @@ def text_candidates(rgb: np.ndarray, contrast: float, min_height: int, max_heigh
         lx, ly, lw, lh, _ = lstats[j]
         if lw < 1.5 * min(lh, 4 * gap):
             continue
-        p = int(np.ceil(pad * min(lh, 4 * gap)))
+        p = context + int(np.ceil(pad * min(lh, 4 * gap)))
         out.append((max(0, lx - p), max(0, ly - p), min(w, lx + lw + p), min(h, ly + lh + p),
                     float(count[j] * max(0.0, 1.0 - cv[j]))))
     return sorted(out, key=lambda r: -r[4])

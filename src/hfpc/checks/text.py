@@ -74,6 +74,10 @@ class TextSettings(CheckSettings):
     gate_max_glyph_share: float = Field(0.2, gt=0, le=1,
                                         description="tallest glyph blob, as a share of the image height")
     gate_min_glyphs: int = Field(3, ge=1, description="glyph blobs a row needs to be a candidate text region")
+    gate_context: int = Field(8, ge=0, description="px of context added on every side of each candidate region: "
+                                                    "light lettering on a busy backdrop shows only parts of its "
+                                                    "strokes, so a row of glyph blobs can be a fraction of the "
+                                                    "letters' height, and the detector needs the whole line in view")
     scan_budget: float = Field(1.0, gt=0, le=1,
                                description="largest share of the generated image the detector looks at: the "
                                            "most text-like candidate regions first (bounds the cost on busy "
@@ -182,7 +186,7 @@ class TextCheck(Check):
         product_g = _grow(product_g, s.product_margin)
 
         candidates = text_candidates(g, s.gate_contrast, s.gate_min_glyph_height, s.gate_max_glyph_share,
-                                     s.gate_min_glyphs, 1.0, exclude=product_g)
+                                     s.gate_min_glyphs, 1.0, exclude=product_g, context=s.gate_context)
         regions, unscanned = select_regions(candidates, g.shape[:2], s.scan_budget)
         found = read_text(g, regions, s.box_threshold, s.min_box_height, s.min_box_area, s.full_scan_share,
                           s.detect_scale, recognise=False)
@@ -230,8 +234,8 @@ class TextCheck(Check):
 
     def _key(self) -> str:
         fields = self.settings.model_dump(include={"max_side", "gate_contrast", "gate_min_glyph_height",
-                                                   "gate_max_glyph_share", "gate_min_glyphs", "full_scan_share",
-                                                   "scan_budget", "product_margin", "original_scale",
+                                                   "gate_max_glyph_share", "gate_min_glyphs", "gate_context",
+                                                   "full_scan_share", "scan_budget", "product_margin", "original_scale",
                                                    "box_threshold", "min_box_height", "min_box_area"})
         return "text:" + hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -256,7 +260,7 @@ class TextCheck(Check):
             s = self.settings
             o = orig.rgb
             candidates = text_candidates(o, s.gate_contrast, s.gate_min_glyph_height, s.gate_max_glyph_share,
-                                         s.gate_min_glyphs, 1.0)
+                                         s.gate_min_glyphs, 1.0, context=s.gate_context)
             # the products' own print is always read: bold lettering that touches a label's edge
             # joins it into one blob, which the glyph gate does not take for a row of glyphs
             boxes = [_padded_box(m, s.product_margin) for m in orig.masks if m.any()]
