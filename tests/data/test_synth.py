@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import colorsys
 import hashlib
 import json
 from pathlib import Path
@@ -142,3 +143,18 @@ def test_indistinct_scene_takes_the_products_colour() -> None:
     near = [deltaE_ciede2000(*_scene_and_product_lab("indistinct", seed)) for seed in range(8)]
     far = [deltaE_ciede2000(*_scene_and_product_lab("good", seed)) for seed in range(8)]
     assert np.median(near) < 8 and np.median(far) > 15, (near, far)
+
+
+def test_scene_colours_are_turned_away_from_the_products_outside_indistinct_samples() -> None:
+    """A backdrop drawn in a product's own colour would make a good sample indistinct: it is turned away."""
+    from hfpc.data.synth import AVOID_DELTA_E, _away_from, _lab1
+
+    product = (0.55, 0.35, 0.7)
+    hsv = (0.77, 0.5, 0.7)  # close to the product's purple
+    drawn = np.asarray(colorsys.hsv_to_rgb(*hsv), np.float32)
+    assert np.linalg.norm(_lab1(drawn) - _lab1(product)) < AVOID_DELTA_E
+    moved = _away_from(drawn, hsv, [product])
+    assert np.linalg.norm(_lab1(moved) - _lab1(product)) >= AVOID_DELTA_E
+    far_hsv = (0.3, 0.4, 0.8)  # a green wall stays as drawn
+    far = np.asarray(colorsys.hsv_to_rgb(*far_hsv), np.float32)
+    assert np.array_equal(_away_from(far, far_hsv, [product]), far)

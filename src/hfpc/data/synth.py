@@ -240,8 +240,37 @@ def _apply_pattern(rgb: np.ndarray, alpha: np.ndarray, body: tuple, pattern: str
 
 # ----------------------------------------------------------------------------- scenes
 
-def random_background(rng: np.random.Generator, size: int, near: tuple | None = None) -> tuple[np.ndarray, float]:
-    """A generated scene: surface in perspective + wall, gradient, or texture; returns (rgb, floor_y)."""
+def _lab1(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.asarray(rgb, np.float32).reshape(1, 1, 3), cv2.COLOR_RGB2LAB).reshape(3)
+
+
+AVOID_DELTA_E = 25.0
+"""A scene colour drawn within this CIELAB distance (ΔE*ab) of a product's colour is turned away
+from it (hue opposite, or lightness flipped for greyish ones): a product on a backdrop of its own
+colour melts into it, which only an ``indistinct`` sample may show."""
+
+
+def _away_from(c: np.ndarray, hsv: tuple[float, float, float], avoid: list[tuple]) -> np.ndarray:
+    """``c`` (drawn as ``hsv``), moved away from every colour of ``avoid`` it is close to (no new draws)."""
+    def close(x: np.ndarray) -> bool:
+        return any(float(np.linalg.norm(_lab1(x) - _lab1(a))) < AVOID_DELTA_E for a in avoid)
+
+    if not close(c):
+        return c
+    h, s, v = hsv
+    turned = np.asarray(colorsys.hsv_to_rgb((h + 0.5) % 1, s, v), np.float32)
+    if not close(turned):
+        return turned
+    return np.asarray(colorsys.hsv_to_rgb((h + 0.5) % 1, s, 1.3 - v), np.float32)
+
+
+def random_background(rng: np.random.Generator, size: int, near: tuple | None = None,
+                      avoid: list[tuple] | None = None) -> tuple[np.ndarray, float]:
+    """A generated scene: surface in perspective + wall, gradient, or texture; returns (rgb, floor_y).
+
+    ``near``: every scene colour is close to this one (an indistinct product's). ``avoid``: no
+    scene colour is close to these (the products of every other sample).
+    """
     S = size
     yy, xx = np.mgrid[0:S, 0:S].astype(np.float32) / S
 
@@ -249,7 +278,8 @@ def random_background(rng: np.random.Generator, size: int, near: tuple | None = 
         if near is not None:  # close enough that wall and floor (or both ends of a gradient) share its hue
             return np.clip(np.asarray(near, np.float32) + rng.normal(0, 0.025, 3), 0, 1)
         hsv = (rng.uniform(), rng.uniform(0.05, 0.5), rng.uniform(0.35, 0.95))
-        return np.asarray(colorsys.hsv_to_rgb(*hsv), np.float32)
+        c = np.asarray(colorsys.hsv_to_rgb(*hsv), np.float32)
+        return _away_from(c, hsv, avoid) if avoid else c
 
     kind = rng.choice(["room", "room", "gradient", "texture"])
     floor_y = float(rng.uniform(0.55, 0.7))
@@ -654,7 +684,8 @@ def make_sample(rng: np.random.Generator, size: int, kind: str,
     # the generated image
     target = int(rng.integers(n_products))
     near = specs[target].color if kind == "indistinct" else None
-    bg, _ = random_background(rng, size, near=near)
+    avoid = None if near is not None else [sp.color for sp in specs]
+    bg, _ = random_background(rng, size, near=near, avoid=avoid)
     gen_tiles, gen_places = list(tiles), [replace(p) for p in places]
     extra: dict = {}
     relight = rng.uniform(0.92, 1.08) * (1 + rng.normal(0, 0.025, 3))
