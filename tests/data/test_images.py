@@ -146,3 +146,43 @@ def test_reduced_decode_keeps_orientation_and_pixel_guard(tmp_path: Path) -> Non
     assert im.size == (128 * 2, 256 * 2) and im.source_size == (1024, 2048)
     with pytest.raises(ImageLoadError, match="exceeds the limit"):
         load_image(tmp_path / "rot.jpg", max_pixels=1_000_000, max_side=256)  # the file's size counts
+
+
+def _pillow_only(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    with Image.open(path) as im:
+        im.load()
+        from hfpc.data.images import _to_rgb_alpha
+
+        return _to_rgb_alpha(im)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "RGBA-opaque", "P", "LA", "I;16"])
+def test_png_decoded_by_opencv_gives_pillows_pixels(tmp_path: Path, mode: str) -> None:
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (23, 31, 4), dtype=np.uint8)
+    if mode == "RGBA-opaque":
+        rgba[..., 3] = 255
+    if mode == "I;16":
+        im = Image.fromarray(rng.integers(0, 65535, (23, 31), dtype=np.uint16))
+    else:
+        im = Image.fromarray(rgba).convert("RGBA" if mode.startswith("RGBA") else mode)
+    p = _save(tmp_path / "x.png", im)
+    got, want = load_image(p), _pillow_only(p)
+    assert np.array_equal(got.rgb, want[0])
+    assert (got.alpha is None) == (want[1] is None)
+    if want[1] is not None:
+        assert np.array_equal(got.alpha, want[1])
+
+
+def test_png_with_exif_orientation_or_truncated_left_to_pillow(tmp_path: Path) -> None:
+    im = Image.new("RGB", (40, 20), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = load_image(_save(tmp_path / "o.png", im, exif=exif.tobytes()))
+    assert turned.rgb.shape[:2] == (40, 20)  # Pillow applied the orientation
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, "PNG")
+    p = tmp_path / "t.png"
+    p.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(ImageLoadError, match="truncated"):
+        load_image(p)

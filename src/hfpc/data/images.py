@@ -117,6 +117,10 @@ def load_image(path: str | os.PathLike[str], max_pixels: int | None = None,
                 with contextlib.suppress(Exception):  # a reduced decode is only an optimisation
                     reduced = im.draft("RGB" if im.mode in ("RGB", "YCbCr") else im.mode,
                                        (math.ceil(w * f), math.ceil(h * f))) is not None
+        if im.format == "PNG" and not reduced:
+            fast = _decode_png(p, im)
+            if fast is not None:
+                return LoadedImage(rgb=fast[0], alpha=fast[1], path=str(p))
         try:
             im.load()
         except OSError as e:
@@ -129,6 +133,39 @@ def load_image(path: str | os.PathLike[str], max_pixels: int | None = None,
                 source = (h, w)
         rgb, alpha = _to_rgb_alpha(im)
     return LoadedImage(rgb=rgb, alpha=alpha, path=str(p), source_size=source if reduced else None)
+
+
+_PNG_MODES = {0: "L", 2: "RGB", 6: "RGBA"}
+"""PNG colour types (IHDR) that :func:`_decode_png` takes, with the mode Pillow opens them in."""
+
+
+def _decode_png(p: Path, im: Image.Image) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """RGB and alpha of an 8-bit grey, RGB or RGBA PNG, decoded by OpenCV; None to leave it to Pillow.
+
+    PNG is lossless, so any decoder gives the same pixels; OpenCV's takes about 40 % less time.
+    Pillow keeps every other PNG: other bit depths and colour types, a transparency chunk, EXIF
+    (whose orientation Pillow applies), and a file OpenCV cannot read (it then reports why).
+    """
+    if "transparency" in im.info or "exif" in im.info:
+        return None
+    data = p.read_bytes()
+    if data[12:16] != b"IHDR" or data[24] != 8 or _PNG_MODES.get(data[25]) != im.mode:
+        return None
+    if b"eXIf" in data or b"Raw profile type exif" in data:
+        return None
+    import cv2
+
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    channels = {"L": 1, "RGB": 3, "RGBA": 4}[im.mode]
+    if (arr is None or arr.dtype != np.uint8 or arr.shape[:2] != im.size[::-1]
+            or (arr.shape[2] if arr.ndim == 3 else 1) != channels):
+        return None
+    if channels == 1:
+        return cv2.cvtColor(arr, cv2.COLOR_GRAY2RGB), None
+    if channels == 3:
+        return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB), None
+    a = arr[:, :, 3]
+    return cv2.cvtColor(arr, cv2.COLOR_BGRA2RGB), (None if a.min() >= 255 else a >= 128)
 
 
 def _to_rgb_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
