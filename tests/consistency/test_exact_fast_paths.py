@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from hfpc.consistency.growth import _lab
+from hfpc.consistency.light import _BASIS, _chroma, _length
 from hfpc.consistency.locate import masked_ncc, pixels
 
 
@@ -57,3 +58,14 @@ def test_lab_as_one_row_equals_one_pixel_rows() -> None:
     rgb = rng.random((1001, 3)).astype(np.float32) * 300 - 20  # clipped to 0-255 by _lab
     x = np.clip(rgb, 0, 255).reshape(-1, 1, 3) / 255.0
     assert np.array_equal(_lab(rgb), cv2.cvtColor(x, cv2.COLOR_RGB2LAB).reshape(-1, 3))
+
+
+def test_chroma_and_length_equal_numpys_reductions() -> None:
+    """The channel mean and the 2-D length, added up by hand, equal np.mean and np.linalg.norm."""
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (5000, 3), dtype=np.uint8)
+    lg = np.log(rgb.astype(np.float32) + 8.0)
+    want = (lg - lg.mean(axis=1, keepdims=True)) @ _BASIS
+    got = _chroma(rgb)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert np.array_equal(_length(got), np.linalg.norm(got, axis=1))

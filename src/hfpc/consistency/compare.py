@@ -83,15 +83,16 @@ def relight(src: np.ndarray, ref: np.ndarray, m: np.ndarray, max_gain: float, ma
     step = max(1, len(ys) // 6000)  # the fit needs a few thousand pixels, not all
     ys, xs = ys[::step], xs[::step]
     a = _design(h, w, ys, xs, degree)
-    ls = np.log(src[ys, xs].astype(np.float32) + 8.0)
-    lr = np.log(ref[ys, xs].astype(np.float32) + 8.0)
+    ls = np.log(pixels(src, m)[::step].astype(np.float32) + 8.0)
+    lr = np.log(pixels(ref, m)[::step].astype(np.float32) + 8.0)
     d = lr - ls
     keep = np.ones(len(ys), bool)
     coef = np.zeros((a.shape[1], 3), np.float32)
     for _ in range(rounds):
         ak = a[keep]
         coef = np.linalg.solve(ak.T @ ak + 1e-6 * np.eye(a.shape[1], dtype=np.float32), ak.T @ d[keep])
-        res = np.abs(d - a @ coef).sum(axis=1)
+        r = np.abs(d - a @ coef)
+        res = r[:, 0] + r[:, 1] + r[:, 2]  # sum over the channels (slow along a short last axis)
         keep = res <= np.percentile(res, 70)
     # the field is smooth: evaluate it on a coarse grid and interpolate
     gh_, gw_ = min(h, 32), min(w, 32)

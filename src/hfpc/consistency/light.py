@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from hfpc.consistency.locate import warp_to_original
+from hfpc.consistency.locate import pixels, warp_to_original
 
 __all__ = ["scene_around", "scene_light"]
 
@@ -30,7 +30,14 @@ MIN_SATURATION = 0.08
 def _chroma(rgb: np.ndarray) -> np.ndarray:
     """Log-chromaticity of RGB pixels (N×3 → N×2), as :func:`relight` measures light (+8 keeps black finite)."""
     lg = np.log(rgb.astype(np.float32) + 8.0)
-    return (lg - lg.mean(axis=1, keepdims=True)) @ _BASIS
+    # the channels' mean, added up as numpy's mean does it (a reduction along a short last axis is slow)
+    mean = (lg[:, 0] + lg[:, 1] + lg[:, 2]) / 3
+    return (lg - mean[:, None]) @ _BASIS
+
+
+def _length(c: np.ndarray) -> np.ndarray:
+    """Length of each 2-D chromaticity (N×2 → N), as ``np.linalg.norm(c, axis=1)`` computes it."""
+    return np.sqrt(c[:, 0] * c[:, 0] + c[:, 1] * c[:, 1])
 
 
 def _hue_bin(c: np.ndarray) -> np.ndarray:
@@ -52,7 +59,7 @@ def scene_around(gen: np.ndarray, matrix: np.ndarray, box: tuple[int, int, int, 
     product = np.zeros(inside.shape, np.uint8)
     product[pad:pad + (y1 - y0), pad:pad + (x1 - x0)] = m
     product = cv2.dilate(product, np.ones((5, 5), np.uint8)) > 0
-    return g[inside & ~product]
+    return pixels(g, inside & ~product)
 
 
 def scene_light(lit: np.ndarray, raw: np.ndarray, ref: np.ndarray, m: np.ndarray, scene: np.ndarray,
@@ -72,16 +79,16 @@ def scene_light(lit: np.ndarray, raw: np.ndarray, ref: np.ndarray, m: np.ndarray
     if len(scene) < 16 or not m.any():
         return out
     sc = _chroma(scene)
-    sc = sc[np.linalg.norm(sc, axis=1) > MIN_SATURATION]
+    sc = sc[_length(sc) > MIN_SATURATION]
     support = np.bincount(_hue_bin(sc), minlength=HUE_BINS) / len(scene)
     shown = (support + np.roll(support, 1) + np.roll(support, -1)) >= min_support
-    ref_m = ref[m]
-    total = _chroma(ref_m) - _chroma(raw[m])  # the gain's colour: what undoes the light's
-    norm = np.linalg.norm(total, axis=1, keepdims=True)
+    ref_m, out_m, raw_c = pixels(ref, m), pixels(out, m), _chroma(pixels(raw, m))
+    total = _chroma(ref_m) - raw_c  # the gain's colour: what undoes the light's
+    norm = _length(total)[:, None]
     total *= np.minimum(1.0, np.log(max_cast) / np.sqrt(2) / np.maximum(norm, 1e-6))
-    q = total - (_chroma(out[m]) - _chroma(raw[m]))  # beyond what relight already undid
+    q = total - (_chroma(out_m) - raw_c)  # beyond what relight already undid
     lab = cv2.cvtColor(ref_m[None].astype(np.uint8), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
     pale = (np.hypot(lab[:, 1] - 128, lab[:, 2] - 128) <= max_chroma) & (lab[:, 0] / 2.55 >= min_lightness)
     q[~(pale & shown[_hue_bin(-total)])] = 0
-    out[m] = np.clip((out[m] + 8.0) * np.exp(q @ _BASIS.T) - 8.0, 0, 255)
+    out[m] = np.clip((out_m + 8.0) * np.exp(q @ _BASIS.T) - 8.0, 0, 255)
     return out
