@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hfpc.consistency.growth import _lab
+from hfpc.consistency.growth import _lab, _nearest
 from hfpc.consistency.light import _BASIS, _chroma, _length
 from hfpc.consistency.locate import masked_ncc, pixels
 
@@ -69,3 +69,12 @@ def test_chroma_and_length_equal_numpys_reductions() -> None:
     got = _chroma(rgb)
     assert got.dtype == want.dtype and np.array_equal(got, want)
     assert np.array_equal(_length(got), np.linalg.norm(got, axis=1))
+
+
+def test_nearest_in_place_sums_equal_the_plain_expression() -> None:
+    rng = np.random.default_rng(6)
+    lab = (rng.random((3000, 3)) * [100, 200, 200] - [0, 100, 100]).astype(np.float32)
+    pal = lab[rng.choice(len(lab), 8, replace=False)] + 1.5
+    d = (-2 * pal) @ lab.T + np.einsum("ij,ij->i", pal, pal)[:, None]
+    m = d.min(axis=0) + np.einsum("ij,ij->i", lab, lab)
+    assert np.array_equal(_nearest(lab, pal), np.sqrt(np.maximum(m, 0)))

@@ -51,8 +51,10 @@ def _nearest(lab: np.ndarray, palette: np.ndarray) -> np.ndarray:
     p = np.asarray(palette, np.float32)
     # palette × pixels, so the minimum runs over the first axis (numpy's reductions along a short
     # last axis are several times slower)
-    d = (-2 * p) @ x.T + np.einsum("ij,ij->i", p, p)[:, None]
-    m = d.min(axis=0) + np.einsum("ij,ij->i", x, x)
+    d = (-2 * p) @ x.T
+    d += np.einsum("ij,ij->i", p, p)[:, None]
+    m = d.min(axis=0)
+    m += np.einsum("ij,ij->i", x, x)
     return np.sqrt(np.maximum(m, 0, out=m))
 
 
