@@ -217,3 +217,30 @@ def test_found_replacements_are_named_replaced_and_alterations_are_not(tmp_path)
     assert names["altered_recolour"] and names["altered_texture"]
     assert "product_replaced" not in names["altered_recolour"] + names["altered_texture"]
     assert names["replaced"].count("product_replaced") >= len(names["replaced"]) / 2, names["replaced"]
+
+
+def test_a_product_whose_keypoints_still_agree_is_altered_not_replaced() -> None:
+    """Keypoints that agree on one placement are the product's own features: too few to accept it,
+    they still say it is this product changed (outlined there), not another object; below
+    keypoint_min_inliers the naming falls back to replaced."""
+    from hfpc.consistency.analyze import _not_found
+
+    s = ConsistencySettings()
+    g = _backdrop(3)
+    mask = np.zeros((320, 320), bool)
+    mask[40:120, 40:100] = True
+    same = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    moved = np.array([[1.0, 0.0, 150.0], [0.0, 1.0, 120.0]])
+    search = Location(same, 0.42, "search", silhouette=0.45)
+
+    def report(inliers: int):
+        return _not_found(0, 0.05, [search, Location(moved, 0.44, "keypoints", inliers=inliers)], mask, same, g, s,
+                          framed=False)
+
+    kept = report(s.keypoint_min_inliers + 1)
+    assert kept.findings[0].failure == "product_altered", kept.findings[0].sentence
+    assert f"{s.keypoint_min_inliers + 1} of its keypoints" in kept.findings[0].sentence
+    ys, xs = np.nonzero(kept.expected_mask)
+    assert (ys.min(), xs.min()) == (160, 190)  # outlined where the keypoints put it
+    other = report(s.keypoint_min_inliers - 3)
+    assert other.findings[0].failure == "product_replaced", other.findings[0].sentence
