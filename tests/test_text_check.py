@@ -274,3 +274,20 @@ def test_real_tv_caption_is_a_text_artefact() -> None:
     assert not r.passed and r.failure == "text_artifacts"
     boxes = [f.box for f in r.findings if f.failure == "text_artifacts"]
     assert any(b is not None and b[3] < 0.35 and b[2] - b[0] > 0.3 for b in boxes)  # the caption on the TV
+
+
+def test_a_garbled_line_needs_a_row_of_glyphs() -> None:
+    """An unsure reading over a wide detected box is pseudo-text only when it holds at least
+    min_chars symbols: wood grain or a plank edge read as one stroke ("1") is not text."""
+    from hfpc.checks.text import TextCheck, _Original
+    from hfpc.text_ocr import TextBox
+
+    check = TextCheck(TextSettings())
+    orig = _Original(np.full((S, S, 3), 200, np.uint8), [np.zeros((S, S), bool)])
+    quad = np.array([[300, 400], [450, 400], [450, 450], [300, 450]], np.float32)  # 150 × 50: wide enough
+
+    def line(text: str) -> TextBox:
+        return TextBox(quad, 0.75, text, 0.3, True)
+
+    assert check._artefacts([line("1")], orig, (S, S)) == []
+    assert len(check._artefacts([line("Xq#")], orig, (S, S))) == 1

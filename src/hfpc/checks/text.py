@@ -334,8 +334,11 @@ class TextCheck(Check):
             chars = sum(c.isalnum() for c in b.text)
             readable = b.confidence >= s.garbled_confidence and chars >= s.min_chars
             x0, y0, x1, y1 = b.box
+            # a garbled line is still a row of glyphs: the recogniser sees at least min_chars symbols
+            # in it (wood grain or a plank edge reads as one stroke, "1")
+            symbols = sum(not c.isspace() for c in b.text)
             garbled = (b.confidence < s.garbled_confidence and b.det_score >= s.garbled_det_score
-                       and x1 - x0 >= s.garbled_min_aspect * b.height)
+                       and x1 - x0 >= s.garbled_min_aspect * b.height and symbols >= s.min_chars)
             if readable or garbled:
                 text.append(b)
         if not text:
