@@ -38,8 +38,9 @@ def test_enlarged_region_finds_a_shrunk_rotated_product_and_an_empty_region_find
     s = ConsistencySettings()
     found = keypoint_locations(orig, mask, gen, s, {}, [(cx - 60, cy - 60, cx + 60, cy + 60)])
     assert found, "the product was not found in the enlarged region"
-    matrix, inliers, _, mirrored = found[0]
+    matrix, inliers, _, mirrored, spread = found[0]
     assert inliers >= s.keypoint_min_inliers and not mirrored
+    assert spread > 0.3, spread  # the matches span the product, not one corner of it
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     assert abs(scale - 0.2) < 0.03
     # the product's centre lands where it was pasted

@@ -220,9 +220,10 @@ def test_found_replacements_are_named_replaced_and_alterations_are_not(tmp_path)
 
 
 def test_a_product_whose_keypoints_still_agree_is_altered_not_replaced() -> None:
-    """Keypoints that agree on one placement are the product's own features: too few to accept it,
-    they still say it is this product changed (outlined there), not another object; below
-    keypoint_min_inliers the naming falls back to replaced."""
+    """Keypoints that agree on one placement across the product are its own features: too few to
+    accept it, they still say it is this product changed (outlined there), not another object;
+    below keypoint_min_inliers, or spanning only a label's worth of it, the naming falls back to
+    replaced."""
     from hfpc.consistency.analyze import _not_found
 
     s = ConsistencySettings()
@@ -233,9 +234,9 @@ def test_a_product_whose_keypoints_still_agree_is_altered_not_replaced() -> None
     moved = np.array([[1.0, 0.0, 150.0], [0.0, 1.0, 120.0]])
     search = Location(same, 0.42, "search", silhouette=0.45)
 
-    def report(inliers: int):
-        return _not_found(0, 0.05, [search, Location(moved, 0.44, "keypoints", inliers=inliers)], mask, same, g, s,
-                          framed=False)
+    def report(inliers: int, spread: float = 0.4):
+        keyed = Location(moved, 0.44, "keypoints", inliers=inliers, spread=spread)
+        return _not_found(0, 0.05, [search, keyed], mask, same, g, s, framed=False)
 
     kept = report(s.keypoint_min_inliers + 1)
     assert kept.findings[0].failure == "product_altered", kept.findings[0].sentence
@@ -244,3 +245,6 @@ def test_a_product_whose_keypoints_still_agree_is_altered_not_replaced() -> None
     assert (ys.min(), xs.min()) == (160, 190)  # outlined where the keypoints put it
     other = report(s.keypoint_min_inliers - 3)
     assert other.findings[0].failure == "product_replaced", other.findings[0].sentence
+    # many matches on one part only (the same printed word on another object): still replaced
+    label = report(s.keypoint_min_inliers + 2, spread=0.03)
+    assert label.findings[0].failure == "product_replaced", label.findings[0].sentence

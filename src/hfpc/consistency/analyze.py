@@ -294,14 +294,16 @@ def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generat
 def _not_found(index: int, area: float, cands: list[Location], mask: np.ndarray, same: np.ndarray,
                g: np.ndarray, s: ConsistencySettings, framed: bool) -> ProductReport:
     """Report for a product with no counterpart: altered when its keypoints still agree on a
-    place (too few or too weakly correlated to accept it), missing when nothing resembles it or
-    nothing stands at its place (in a generated image framed like the original), else replaced."""
+    place across its box (too few or too weakly correlated to accept it), missing when nothing
+    resembles it or nothing stands at its place (in a generated image framed like the original),
+    else replaced."""
     best = max((c.score for c in cands), default=-1.0)
     colour = max((c.silhouette for c in cands), default=-1.0)
     expected = cv2.warpAffine(mask.astype(np.uint8), same, (g.shape[1], g.shape[0]), flags=cv2.INTER_NEAREST) > 0
     vacant = (place_vacancy(g, expected) if framed and s.vacant_similarity is not None and expected.any()
               else None)
-    keyed = max((c for c in cands if c.method == "keypoints"), key=lambda c: c.inliers, default=None)
+    keyed = max((c for c in cands if c.method == "keypoints" and c.spread >= s.keypoint_min_spread),
+                key=lambda c: c.inliers, default=None)
     agreeing = keyed.inliers if keyed is not None else 0
     if best >= s.locate_min_score:
         f = Finding("not_found", "product_missing",

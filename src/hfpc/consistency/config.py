@@ -68,6 +68,11 @@ class ConsistencySettings(CheckSettings):
     keypoint_ratio: float = Field(0.8, gt=0, le=1, description="Lowe's ratio test for keypoint matches")
     keypoint_min_inliers: int = Field(8, ge=3, description=(
         "fewest RANSAC inliers for a keypoint location to be proposed"))
+    keypoint_min_spread: float = Field(0.15, ge=0, le=1, description=(
+        "a product not found is named altered (its own features, changed) rather than replaced "
+        "when a keypoint location with at least keypoint_min_inliers inliers spans at least this "
+        "share of its box: matches on one part only (the same printed word on another object) "
+        "do not make it the same object"))
     keypoint_accept: int = Field(12, ge=3, description=(
         "keypoint inliers that count as finding the product even when its correlation is low "
         "(re-rendered by the generator)"))

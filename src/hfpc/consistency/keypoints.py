@@ -55,8 +55,9 @@ def _features(gray: np.ndarray, mask: np.ndarray | None, n: int, f: float,
 def keypoint_locations(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
                        settings: ConsistencySettings, cache: dict | None = None,
                        zoom_regions: list[tuple[int, int, int, int]] | None = None,
-                       ) -> list[tuple[np.ndarray, int, float, bool]]:
-    """Transforms (2×3, original → generated) found by keypoints, with inliers, ratio, mirrored.
+                       ) -> list[tuple[np.ndarray, int, float, bool, float]]:
+    """Transforms (2×3, original → generated) found by keypoints, with inliers, ratio, mirrored
+    and the share of the product's box the inliers span (see :func:`_spread`).
 
     Only transforms within the Profile's scale range and rotation limit, with at least
     ``keypoint_min_inliers`` inliers, are returned, most inliers first. ``cache`` keeps the
@@ -81,6 +82,16 @@ def keypoint_locations(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray,
     return found
 
 
+def _spread(points: np.ndarray, mask: np.ndarray) -> float:
+    """Share of the product's box (its mask's, in the original) that the box of ``points`` covers:
+    near 1 when matches span the whole product, small when they sit on one part of it (a label)."""
+    _, _, bw, bh = cv2.boundingRect(mask.astype(np.uint8))
+    if len(points) < 2 or bw * bh == 0:
+        return 0.0
+    span = np.ptp(points, axis=0)
+    return float(min(1.0, span[0] / bw) * min(1.0, span[1] / bh))
+
+
 def _region_features(gen: np.ndarray, region: tuple[int, int, int, int],
                      settings: ConsistencySettings) -> tuple[list, np.ndarray | None]:
     """Keypoints of one box of the generated image seen at up to ``keypoint_zoom`` × its size,
@@ -92,7 +103,7 @@ def _region_features(gen: np.ndarray, region: tuple[int, int, int, int],
 
 
 def _keypoint_pass(orig: np.ndarray, mask: np.ndarray, gen_features: tuple[list, np.ndarray | None],
-                   settings: ConsistencySettings, cache: dict) -> list[tuple[np.ndarray, int, float, bool]]:
+                   settings: ConsistencySettings, cache: dict) -> list[tuple[np.ndarray, int, float, bool, float]]:
     kg, dg = gen_features
     if dg is None or len(kg) < 4:
         return []
@@ -101,7 +112,7 @@ def _keypoint_pass(orig: np.ndarray, mask: np.ndarray, gen_features: tuple[list,
     out = []
     w = o_gray.shape[1]
     for mirrored in (False, True):
-        if mirrored and any(n >= settings.keypoint_accept for _, n, _, _ in out):
+        if mirrored and any(f[1] >= settings.keypoint_accept for f in out):
             break  # found as it is: the mirrored product need not be tried
         okey = ("orig", mirrored, id(mask))
         ocache = cache.setdefault("original", {})
@@ -140,6 +151,6 @@ def _keypoint_pass(orig: np.ndarray, mask: np.ndarray, gen_features: tuple[list,
         full = np.vstack([a, [0, 0, 1]])
         if mirrored:
             full = full @ mirror_matrix(w)
-        out.append((full[:2].copy(), n_in, n_in / len(good), mirrored))
+        out.append((full[:2].copy(), n_in, n_in / len(good), mirrored, _spread(src[inl.ravel() > 0], mask)))
     out.sort(key=lambda x: -x[1])
     return out

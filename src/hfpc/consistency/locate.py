@@ -29,6 +29,8 @@ class Location:
     inliers: int = 0
     silhouette: float = -1.0
     """Correlation of the product's outline with where its colours are, at this place."""
+    spread: float = 0.0
+    """For a keypoint location: the share of the product's box that its inliers span."""
 
     @property
     def scale(self) -> float:
@@ -383,9 +385,10 @@ def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings
         small = sorted((c for c in cands if c.method != "same_place" and c.scale < settings.keypoint_zoom_below),
                        key=lambda c: -c.score)
         regions = list(dict.fromkeys(_region(mask, c.matrix, gen.shape[:2]) for c in small))
-        for matrix, inliers, _, _ in keypoint_locations(orig, mask, gen, settings, cache,
-                                                        regions[:settings.keypoint_zoom_regions]):
-            cands.append(Location(matrix, score_at(orig, mask, gen, matrix, settings), "keypoints", inliers))
+        for matrix, inliers, _, _, spread in keypoint_locations(orig, mask, gen, settings, cache,
+                                                                regions[:settings.keypoint_zoom_regions]):
+            cands.append(Location(matrix, score_at(orig, mask, gen, matrix, settings), "keypoints", inliers,
+                                  spread=spread))
     for c in cands:
         c.silhouette = silhouette_score(mask, likelihood, c.matrix)
     cands.sort(key=lambda c: -c.score)
