@@ -7,34 +7,23 @@ or missing products must fail. The images are read from the shared folder, never
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from hfpc import Profile, read_manifest, read_results, run_filter
+from tests.shared_data import REAL_DEV, load_benchmark
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-dev"
-
-pytestmark = pytest.mark.skipif(not (DATA / "manifest.jsonl").exists(), reason=f"{DATA} is not here")
-
-
-def _benchmark():
-    spec = importlib.util.spec_from_file_location(
-        "real_dev", Path(__file__).resolve().parents[1] / "benchmarks" / "real_dev.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+pytestmark = pytest.mark.skipif(not (REAL_DEV / "manifest.jsonl").exists(), reason=f"{REAL_DEV} is not here")
 
 
 @pytest.fixture(scope="module")
 def figures(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    samples = read_manifest(DATA / "manifest.jsonl")
+    samples = read_manifest(REAL_DEV / "manifest.jsonl")
     out = tmp_path_factory.mktemp("real-dev") / "results.jsonl"
     run_filter(samples, out, Profile(), workers=2, overwrite=True)
     labels = {s.id: s.meta | {"label": s.label} for s in samples}
     rows = read_results(out)
-    return {"eval": _benchmark().evaluate(rows, labels), "rows": {r["id"]: r for r in rows}, "labels": labels}
+    evaluation = load_benchmark("real_dev").evaluate(rows, labels)
+    return {"eval": evaluation, "rows": {r["id"]: r for r in rows}, "labels": labels}
 
 
 def test_consistency_agreement_floor(figures: dict) -> None:

@@ -8,32 +8,22 @@ stay rejected, a good chair stays accepted.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from hfpc import Profile, read_manifest, read_results, run_filter
+from tests.shared_data import REAL_DEV, load_benchmark
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-dev"
-
-pytestmark = pytest.mark.skipif(not (DATA / "manifest.jsonl").exists(), reason=f"{DATA} is not here")
+pytestmark = pytest.mark.skipif(not (REAL_DEV / "manifest.jsonl").exists(), reason=f"{REAL_DEV} is not here")
 
 ROWS = {"ck_chair_wall": False, "oc_oranges_tv": False, "ad_chair_homeoffice": True}
 
 
-def _benchmark():
-    spec = importlib.util.spec_from_file_location(
-        "real_dev_robustness", Path(__file__).resolve().parents[1] / "benchmarks" / "real_dev_robustness.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.mark.parametrize("change", ["jpeg", "down", "mirror"])
 def test_verdicts_hold_under_benign_changes(change: str, tmp_path: Path) -> None:
-    bench = _benchmark()
-    manifest = bench.perturbed_copy(DATA, tmp_path / change, bench.PERTURBATIONS[change], set(ROWS))
+    bench = load_benchmark("real_dev_robustness")
+    manifest = bench.perturbed_copy(REAL_DEV, tmp_path / change, bench.PERTURBATIONS[change], set(ROWS))
     out = tmp_path / "results.jsonl"
     run_filter(read_manifest(manifest), out, Profile(), workers=1, overwrite=True)
     rows = {r["id"]: r for r in read_results(out)}
