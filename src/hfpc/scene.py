@@ -285,14 +285,43 @@ _SALIENCY = None
 
 
 def spectral_salience(rgb: np.ndarray) -> np.ndarray:
-    """OpenCV's spectral-residual salience map (float32, 0–1) of an RGB image, at its size."""
+    """OpenCV's spectral-residual salience map (float32, 0–1) of an RGB image, at its size.
+
+    The saliency module comes with ``opencv-contrib-python-headless``. ``rapidocr`` depends on
+    the plain ``opencv-python-headless``, and pip installs both wheels into one ``cv2`` package,
+    so whichever is installed last wins (installing the ``ocr`` extra after the core package
+    leaves OpenCV without its contrib modules). Then the same computation is done with OpenCV's
+    core functions (:func:`_spectral_residual`).
+    """
     global _SALIENCY
     if _SALIENCY is None:
-        _SALIENCY = cv2.saliency.StaticSaliencySpectralResidual_create()
+        module = getattr(cv2, "saliency", None)
+        factory = getattr(module, "StaticSaliencySpectralResidual_create", None)
+        _SALIENCY = factory() if factory is not None else False
+    if _SALIENCY is False:
+        return _spectral_residual(rgb)
     ok, sal = _SALIENCY.computeSaliency(np.ascontiguousarray(rgb[..., ::-1]))
     if not ok:
         raise RuntimeError("OpenCV's spectral-residual saliency failed")
     return sal.astype(np.float32)
+
+
+def _spectral_residual(rgb: np.ndarray, side: int = 64) -> np.ndarray:
+    """Spectral-residual salience (Hou & Zhang, CVPR 2007) as OpenCV's saliency module computes it:
+    grey at ``side``², the log amplitude spectrum minus its 3×3 mean, back to the image plane,
+    smoothed, squared and scaled to a maximum of 1, at the image's size."""
+    grey = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (side, side), interpolation=cv2.INTER_LINEAR_EXACT)
+    spectrum = cv2.dft(cv2.merge([grey.astype(np.float64), np.zeros((side, side))]))
+    mag, angle = cv2.cartToPolar(spectrum[..., 0], spectrum[..., 1])
+    log_amp = np.log(mag + 1.0)
+    residual = np.exp(log_amp - cv2.blur(log_amp, (3, 3)))
+    re, im = cv2.polarToCart(residual, angle)
+    back = cv2.dft(cv2.merge([re, im]), flags=cv2.DFT_INVERSE)
+    mag, _ = cv2.cartToPolar(back[..., 0], back[..., 1])
+    mag = cv2.GaussianBlur(mag, (5, 5), 8)
+    mag = mag * mag
+    sal = (mag / max(float(mag.max()), 1e-12)).astype(np.float32)
+    return cv2.resize(sal, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR_EXACT)
 
 
 def measure_distinct(rgb: np.ndarray, mask: np.ndarray, ring: float = 0.06,

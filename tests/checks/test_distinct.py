@@ -199,3 +199,26 @@ def test_muted_product_melting_into_its_backdrop_is_indistinct() -> None:
     grey, grey_mask = scene(product=(118, 118, 124), background=(136, 136, 142))
     g = DistinctCheck(DistinctSettings()).run(item_for(grey, [grey_mask]))
     assert g.passed and g.details["products"][0]["colour_delta_e"] > DistinctSettings().min_colour_delta_e
+
+
+def test_salience_without_opencv_contrib_is_the_same_map(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installing the OCR extra after the core package can leave OpenCV without its saliency
+    module (rapidocr pulls the plain wheel over the contrib one): the same map is then computed
+    from OpenCV's core functions."""
+    import cv2
+
+    import hfpc.scene as scene
+
+    rng = np.random.default_rng(4)
+    rgb = cv2.GaussianBlur(rng.integers(0, 255, (90, 130, 3), dtype=np.uint8), (0, 0), 3)
+    cv2.circle(rgb, (70, 40), 15, (250, 30, 30), -1)
+    monkeypatch.setattr(scene, "_SALIENCY", None)
+    if hasattr(cv2, "saliency"):
+        with_contrib = scene.spectral_salience(rgb)
+        np.testing.assert_allclose(scene._spectral_residual(rgb), with_contrib, atol=1e-6)
+        monkeypatch.delattr(cv2, "saliency")
+        monkeypatch.setattr(scene, "_SALIENCY", None)
+    without = scene.spectral_salience(rgb)
+    assert without.shape == rgb.shape[:2] and without.dtype == np.float32
+    assert 0.0 <= float(without.min()) and float(without.max()) <= 1.0 + 1e-6
+    assert without[40, 70] > np.median(without)  # the red disc stands out
