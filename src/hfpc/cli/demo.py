@@ -3,12 +3,50 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from hfpc.cli._common import console, progress_bar
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from hfpc.types import Sample
+
+
+@dataclass
+class KindStats:
+    """How the judge did on one kind of demo image."""
+
+    kind: str
+    label: int | None
+    failure: str | None
+    """The reason the demo set gives this kind (None for kinds that should pass)."""
+    n: int
+    flagged: int
+    named: int
+    """Flagged rows whose main failure is the kind's own reason."""
+
+
+def kind_stats(samples: list[Sample], rows: Iterable[dict[str, Any]]) -> list[KindStats]:
+    """Per kind of demo image: rows flagged, and of those how many name the kind's reason;
+    kinds that should pass first."""
+    by_id = {s.id: s for s in samples}
+    by_kind: dict[str, list[tuple[Sample, dict[str, Any]]]] = defaultdict(list)
+    for row in rows:
+        s = by_id[row["id"]]
+        by_kind[s.meta.get("kind", "?")].append((s, row))
+    out = []
+    for kind, pairs in by_kind.items():
+        s0 = pairs[0][0]
+        flagged = [(s, r) for s, r in pairs if r["passed"] is False]
+        out.append(KindStats(kind, s0.label, s0.failure, len(pairs), len(flagged),
+                             sum(1 for s, r in flagged if s.failure is not None and r.get("failure") == s.failure)))
+    return sorted(out, key=lambda k: (k.label != 1, k.kind))
 
 
 def demo(
@@ -32,23 +70,24 @@ def demo(
         run_filter(samples, results, overwrite=True, workers=workers or None,
                    artifacts_dir=out / "results_artifacts", progress=advance)
     report = write_report(results, out / "report.html", title="hfpc demo")
-    kinds = {s.id: s.meta.get("kind", "?") for s in samples}
-    labels = {s.id: s.label for s in samples}
-    by_kind: dict[str, list[dict]] = defaultdict(list)
-    for row in read_results(results):
-        by_kind[kinds[row["id"]]].append(row)
+    stats = kind_stats(samples, read_results(results))
     t = Table(title="hfpc demo — default profile per kind of generated image", title_justify="left")
-    for col in ("kind", "reviewer label", "n", "flagged", "share flagged"):
-        t.add_column(col, justify="right" if col in ("n", "flagged", "share flagged") else "left")
-    for kind in sorted(by_kind, key=lambda k: (labels[by_kind[k][0]["id"]] != 1, k)):
-        rows = by_kind[kind]
-        flagged = sum(1 for r in rows if r["passed"] is False)
-        label = "pass" if labels[rows[0]["id"]] == 1 else "fail"
-        t.add_row(kind, label, str(len(rows)), str(flagged), f"{flagged / len(rows):.0%}")
+    for col in ("kind", "reviewers' call", "n", "flagged", "reason named"):
+        t.add_column(col, justify="left" if col in ("kind", "reviewers' call") else "right")
+    for s in stats:
+        t.add_row(s.kind, "pass" if s.label == 1 else s.failure or "fail", str(s.n),
+                  f"{s.flagged} ({s.flagged / s.n:.0%})", "" if s.label == 1 else f"{s.named} of {s.flagged}")
     console.print(t)
-    console.print("Every defect kind should be flagged and good and moved-but-preserved images should "
-                  "pass. The default profile checks the product itself (consistency: altered, missing, "
-                  "replaced, grown shapes), its printed text and text in the background (text), whether "
-                  "it rests on something and has a plausible size (placement: floating, size_mismatch) "
-                  "and whether it stands out from its background (distinct: indistinct).")
+    console.print("Every defect kind should be flagged, with its own reason, and good and moved-but-preserved "
+                  "images should pass. The default profile checks the product itself (consistency: altered, "
+                  "missing, replaced, grown shapes), its printed text and text in the background (text), "
+                  "whether it rests on something and has a plausible size (placement: floating, "
+                  "size_mismatch) and whether it stands out from its background (distinct: indistinct).")
+    missed = [s.kind for s in stats if s.label == 0 and s.flagged == 0]
+    if "size_mismatch" in missed:
+        console.print("[yellow]size_mismatch[/] (a product too large beside furniture) is not caught by the "
+                      "built-in default: without a model it cannot tell furniture from a prop beside the "
+                      "product. Set [bold]checks.placement.neighbour_max_ratio[/] (scenes whose neighbours "
+                      "are furniture) or [bold]category_shares[/] (size priors per product category) in a "
+                      "profile; see docs/checks-placement.md.")
     console.print(f"results: [bold]{results}[/]\nreport:  [bold]{report}[/] (open it in a browser)")
