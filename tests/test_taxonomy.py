@@ -186,6 +186,12 @@ def test_a_text_change_names_the_product_whose_pixels_changed_only_by_it() -> No
     assert main_failure([local, Reason("text", "text_changed", "product_text_changed", "reads GIDW",
                                        product=1)]) == "product_altered"  # no distance given
     assert main_failure([other_word]) == "product_text_changed"  # the text check alone still names it
+    # a change over more of the product than words cover (a part erased across the label) is altered
+    small = Reason("consistency", "changed", "product_altered", "changed: 8 %", product=1, value=0.08)
+    large = Reason("consistency", "changed", "product_altered", "changed: 28 %", product=1, value=0.28)
+    assert main_failure([small, local, text]) == "product_text_changed"
+    assert main_failure([large, local, text]) == "product_altered"
+    assert main_failure([r.to_dict() for r in (large, local, text)]) == "product_altered"
     # product damage of other kinds still comes first
     missing = Reason("consistency", "not_found", "product_missing", "missing", product=2)
     assert main_failure([local, text, missing]) == "product_missing"

@@ -189,6 +189,24 @@ GARBLED_MAX_DISTANCE = 0.5
 as the same word misspelt or garbled (``product_text_changed``); a wholly different word (ZEST →
 BLOOM, distance 1) is another variant of the product and stays ``product_altered``."""
 
+WORDS_MAX_CHANGE = 0.15
+"""Largest share of a product's pixels that a change of its printed words accounts for: words
+cover a bounded part of a product (misspelt labels change at most about 10 % of its pixels on the
+synthetic set), so a ``changed`` finding beyond this (a part erased or repainted, 18 % and more)
+is more than its words and keeps the product ``product_altered``."""
+
+
+def _words_only(r: Reason | Mapping[str, Any]) -> bool:
+    """Whether a product_altered reason is a change of pixels that changed words can explain: a
+    :data:`PRINT_CODES` finding, and for ``changed`` one whose share (its ``value``), when given,
+    is at most :data:`WORDS_MAX_CHANGE`."""
+    code = str(_field(r, "code") or "")
+    if code not in PRINT_CODES:
+        return False
+    share = _field(r, "value") if code == "changed" else None
+    return share is None or float(share) <= WORDS_MAX_CHANGE
+
+
 def _garbled(r: Reason | Mapping[str, Any]) -> bool:
     """Whether a text-change reason's edit distance (its ``value``) is that of a misspelling (at
     most :data:`GARBLED_MAX_DISTANCE`); a reason without one is not taken as a misspelling."""
@@ -211,8 +229,9 @@ def main_failure(reasons: Iterable[Reason | Mapping[str, Any]]) -> str | None:
     :data:`SEVERITY`: when a product's words were read as misspelt or garbled (a
     ``product_text_changed`` reason whose sentence gives an edit distance of at most
     :data:`GARBLED_MAX_DISTANCE`) and every ``product_altered`` reason of that same product is a
-    change of pixels inside it (:data:`PRINT_CODES`), those reasons are the misspelling seen by
-    the pixel comparison, and the product is named ``product_text_changed``. A changed outline,
+    change of pixels inside it (:data:`PRINT_CODES`) no larger than words make
+    (:data:`WORDS_MAX_CHANGE`), those reasons are the misspelling seen by the pixel comparison,
+    and the product is named ``product_text_changed``. A changed outline,
     proportions or colours on the same product keep ``product_altered`` (a garbled logo on a
     reshaped product is altered).
     """
@@ -220,11 +239,11 @@ def main_failure(reasons: Iterable[Reason | Mapping[str, Any]]) -> str | None:
     codes = [_failure(r) for r in reasons]
     text_on = {_field(r, "product") for r, c in zip(reasons, codes) if c == "product_text_changed" and _garbled(r)}
     if text_on:
-        altered: dict[Any, list[str]] = {}
+        altered: dict[Any, list[bool]] = {}
         for r, c in zip(reasons, codes):
             if c == "product_altered":
-                altered.setdefault(_field(r, "product"), []).append(str(_field(r, "code") or ""))
-        explained = {p for p, cs in altered.items() if p in text_on and all(x in PRINT_CODES for x in cs)}
+                altered.setdefault(_field(r, "product"), []).append(_words_only(r))
+        explained = {p for p, words in altered.items() if p in text_on and all(words)}
         codes = ["product_text_changed" if c == "product_altered" and _field(r, "product") in explained else c
                  for r, c in zip(reasons, codes)]
     return min(codes, key=rank, default=None)

@@ -411,7 +411,7 @@ def _findings(c: Comparison, shape: ShapeMatch | None, pasted: bool, s: Consiste
         if 1 - c.changed_share < s.threshold:
             out.append(Finding("changed", "product_altered",
                                f"changed: {100 * c.changed_share:.0f} % of its pixels differ by ΔE2000 > "
-                               f"{s.delta_e:g}{where}", c.where))
+                               f"{s.delta_e:g}{where}", c.where, value=round(c.changed_share, 4)))
         if c.local_change > s.max_local_change:
             out.append(Finding("changed_locally", "product_altered",
                                f"changed locally{where}: {100 * c.local_change:.0f} % of one area differs, "
