@@ -29,6 +29,7 @@ many backgrounds, as in HFPC-44k): the original's side of the work is then done 
     python benchmarks/consistency_speed.py --n 60
     python benchmarks/consistency_speed.py --n 78 --per-original 26
     python benchmarks/consistency_speed.py --n 60 --judge-table
+    python benchmarks/consistency_speed.py --manifest ../shared/data/real-dev/manifest.jsonl --repeat 1
 """
 
 from __future__ import annotations
@@ -120,12 +121,22 @@ def _cli_run(manifest: Path, out: Path, *extra: str) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def whole_run(n: int, seed: int, root: Path, repeat: int, per_original: int = 1) -> None:
+def whole_run(n: int, seed: int, root: Path, repeat: int, per_original: int = 1,
+              manifest: Path | None = None) -> None:
+    """Parts (a)–(c) on a fresh 512² demo set, or on ``manifest`` (its own images, as they are)."""
+    from hfpc.data.manifests import read_manifest, write_manifest
     from hfpc.data.synth import generate_demo_set
 
-    manifest = generate_demo_set(root / "demo512", n=n, seed=seed, size=512, per_original=per_original)
-    one = manifest.with_name("one.jsonl")
-    one.write_text(manifest.read_text().splitlines()[0] + "\n")
+    if manifest is None:
+        manifest = generate_demo_set(root / "demo512", n=n, seed=seed, size=512, per_original=per_original)
+        what = "512×512 demo set"
+    else:
+        what = f"manifest {manifest}"
+    samples = read_manifest(manifest)  # paths made absolute: the copies below may live elsewhere
+    n = len(samples)
+    manifest, one = root / "all.jsonl", root / "one.jsonl"
+    write_manifest(manifest, samples)
+    write_manifest(one, samples[:1])
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_analyze_only, args=(str(manifest), q))
@@ -145,7 +156,7 @@ def whole_run(n: int, seed: int, root: Path, repeat: int, per_original: int = 1)
     art = rows["checks"]["consistency"]["artifacts"].get("heatmap", "-")
 
     group = "one generation per original" if per_original == 1 else f"{per_original} generations per original"
-    print(f"512×512 demo set, {n} pairs ({group}), one CPU core; "
+    print(f"{what}, {n} pairs ({group}), one CPU core; "
           f"best of {repeat} for the CLI runs")
     print(f"{'':52s} {'pairs/s':>8s} {'pairs/CPU-s':>12s} {'ms/pair':>8s}")
 
@@ -257,9 +268,11 @@ def main() -> None:
                     help="generations per original in the whole-run set (HFPC-44k's test split has ~26; "
                          "the original's segmentation, keypoints and text are then found once per original)")
     ap.add_argument("--judge-table", action="store_true", help="also the in-process table at 512² and 1024²")
+    ap.add_argument("--manifest", type=Path, help="time the whole run on this manifest instead of a demo set "
+                    "(e.g. ../shared/data/real-dev/manifest.jsonl: real images, most of them moved products)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as root:
-        whole_run(args.n, args.seed, Path(root), args.repeat, args.per_original)
+        whole_run(args.n, args.seed, Path(root), args.repeat, args.per_original, args.manifest)
         if args.judge_table:
             judge_table(args.n, args.seed, root)
 
