@@ -83,11 +83,11 @@ def demo(
                   "missing, replaced, grown shapes), its printed text and text in the background (text), "
                   "whether it rests on something and has a plausible size (placement: floating, "
                   "size_mismatch) and whether it stands out from its background (distinct: indistinct).")
-    missed = [s.kind for s in stats if s.label == 0 and s.flagged == 0]
-    if "size_mismatch" in missed:
-        console.print("[yellow]size_mismatch[/] (a product too large beside furniture) is not caught by the "
-                      "built-in default: without a model it cannot tell furniture from a prop beside the "
-                      "product. Set [bold]checks.placement.neighbour_max_ratio[/] (scenes whose neighbours "
-                      "are furniture) or [bold]category_shares[/] (size priors per product category) in a "
-                      "profile; see docs/checks-placement.md.")
+    if any(s.kind == "size_mismatch" for s in stats):
+        console.print("[yellow]size_mismatch[/] (a product too large beside furniture) is caught by the "
+                      "built-in default only when the product's share of the frame is out of bounds: without "
+                      "a model it cannot tell furniture from a prop beside the product. Set "
+                      "[bold]checks.placement.neighbour_max_ratio[/] (scenes whose neighbours are furniture) or "
+                      "[bold]category_shares[/] (size priors per product category) in a profile; see "
+                      "docs/checks-placement.md.")
     console.print(f"results: [bold]{results}[/]\nreport:  [bold]{report}[/] (open it in a browser)")
