@@ -38,6 +38,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import queue
 import resource
 import shutil
 import subprocess
@@ -45,6 +46,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _one_core() -> int | None:
@@ -98,6 +100,23 @@ def _analyze_only(manifest: str, q: mp.Queue) -> None:
            "heatmap_shape": pictures[0].shape[:2], "heatmap_bytes": size})
 
 
+def _in_child(ctx: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ``target(*args, q, **kwargs)`` in a fresh process and return what it puts on ``q``; a
+    child that dies first (its traceback is on stderr) ends the benchmark instead of hanging it."""
+    q = ctx.Queue()
+    p = ctx.Process(target=target, args=(*args, q), kwargs=kwargs)
+    p.start()
+    while True:
+        try:
+            out = q.get(timeout=2)
+            break
+        except queue.Empty:
+            if not p.is_alive():
+                raise SystemExit(f"{target.__name__} failed (exit code {p.exitcode}); see its error above") from None
+    p.join()
+    return out
+
+
 def _hfpc_command() -> list[str]:
     script = Path(sys.executable).parent / "hfpc"
     if script.is_file():
@@ -131,6 +150,7 @@ def whole_run(n: int, seed: int, root: Path, repeat: int, per_original: int = 1,
         manifest = generate_demo_set(root / "demo512", n=n, seed=seed, size=512, per_original=per_original)
         what = "512×512 demo set"
     else:
+        manifest = manifest.resolve()  # its rows' paths become absolute
         what = f"manifest {manifest}"
     samples = read_manifest(manifest)  # paths made absolute: the copies below may live elsewhere
     n = len(samples)
@@ -138,11 +158,7 @@ def whole_run(n: int, seed: int, root: Path, repeat: int, per_original: int = 1,
     write_manifest(manifest, samples)
     write_manifest(one, samples[:1])
     ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=_analyze_only, args=(str(manifest), q))
-    p.start()
-    a = q.get()
-    p.join()
+    a = _in_child(ctx, _analyze_only, str(manifest))
 
     variants: list[tuple[Path, tuple[str, ...]]] = [(manifest, ()), (manifest, ("--no-heatmaps",)), (one, ())]
     runs: list[list[tuple[float, float]]] = [[] for _ in variants]
@@ -180,10 +196,7 @@ def whole_run(n: int, seed: int, root: Path, repeat: int, per_original: int = 1,
     print(f"heatmaps' share of the whole run: {100 * share_cpu:.0f} % of CPU time, {100 * share_wall:.0f} % of "
           f"wall time (with − without heatmaps); {100 * share_all:.0f} % of CPU time rendering + encoding, "
           f"{100 * share_enc:.0f} % encoding + writing (timed apart)")
-    p = ctx.Process(target=_per_check, args=(str(manifest), q))
-    p.start()
-    c = q.get()
-    p.join()
+    c = _in_child(ctx, _per_check, str(manifest))
     print(f"\n(c) where the time goes, Judge in-process with the default profile "
           f"({', '.join(k for k in c['spent'] if k != 'decoding')}), no pictures: CPU ms per pair")
     for name, sec in c["spent"].items():
@@ -251,11 +264,7 @@ def judge_table(n: int, seed: int, root: str) -> None:
     print(f"\nJudge in-process, no heatmaps\n{'size':>9s} {'gens/original':>13s} {'pairs':>6s} {'pairs/s':>8s} "
           f"{'ms/pair':>8s} {'peak RSS MiB':>13s}")
     for size, per_original in ((512, 1), (1024, 1), (512, 26)):
-        q = ctx.Queue()
-        p = ctx.Process(target=_bench, args=(size, n, seed, root, q, per_original))
-        p.start()
-        size_, per, k, dt, rss = q.get()
-        p.join()
+        size_, per, k, dt, rss = _in_child(ctx, _bench, size, n, seed, root, per_original=per_original)
         print(f"{size_:4d}×{size_:<4d} {per:13d} {k:6d} {k / dt:8.1f} {1000 * dt / k:8.1f} {rss:13.0f}")
 
 
