@@ -26,3 +26,21 @@ def test_kind_stats_count_flags_and_right_reasons() -> None:
     assert (stats["floating"].n, stats["floating"].flagged, stats["floating"].named) == (3, 2, 1)
     assert stats["floating"].failure == "floating"
     assert (stats["size_mismatch"].flagged, stats["size_mismatch"].named) == (0, 0)
+
+
+def test_demo_says_when_the_text_check_could_not_run(tmp_path, monkeypatch) -> None:
+    """Without OCR the text kinds read 0 %: the demo says why, and says nothing when OCR is there."""
+    from typer.testing import CliRunner
+
+    import hfpc.text_ocr
+    from hfpc.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["demo", "--out", str(tmp_path / "a"), "--n", "4", "-j", "1"])
+    assert r.exit_code == 0, r.output
+    if hfpc.text_ocr.ocr_missing() is None:
+        assert "text check did not run" not in " ".join(r.output.split())
+    monkeypatch.setattr(hfpc.text_ocr, "ocr_missing", lambda: "OCR is not installed")
+    r = runner.invoke(app, ["demo", "--out", str(tmp_path / "b"), "--n", "4", "-j", "1"])
+    assert r.exit_code == 0, r.output
+    assert "The text check did not run" in " ".join(r.output.split())

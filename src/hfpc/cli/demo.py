@@ -83,6 +83,12 @@ def demo(
                   "missing, replaced, grown shapes), its printed text and text in the background (text), "
                   "whether it rests on something and has a plausible size (placement: floating, "
                   "size_mismatch) and whether it stands out from its background (distinct: indistinct).")
+    from hfpc.text_ocr import ocr_missing
+
+    if ocr_missing() is not None:
+        console.print("[yellow]The text check did not run[/] (OCR is not installed: pip install 'hfpc[ocr]'): "
+                      "text artefacts in the background are not caught, and changed labels are flagged "
+                      "only where the product's pixels changed, named product_altered.")
     if any(s.kind == "size_mismatch" for s in stats):
         console.print("[yellow]size_mismatch[/] (a product too large beside furniture) is caught by the "
                       "built-in default only when the product's share of the frame is out of bounds: without "
