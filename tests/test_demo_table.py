@@ -43,4 +43,5 @@ def test_demo_says_when_the_text_check_could_not_run(tmp_path, monkeypatch) -> N
     monkeypatch.setattr(hfpc.text_ocr, "ocr_missing", lambda: "OCR is not installed")
     r = runner.invoke(app, ["demo", "--out", str(tmp_path / "b"), "--n", "4", "-j", "1"])
     assert r.exit_code == 0, r.output
-    assert "The text check did not run" in " ".join(r.output.split())
+    said = " ".join(r.output.split())
+    assert "The text check did not run" in said and "pip install 'hfpc[ocr]'" in said

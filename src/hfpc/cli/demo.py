@@ -86,7 +86,7 @@ def demo(
     from hfpc.text_ocr import ocr_missing
 
     if ocr_missing() is not None:
-        console.print("[yellow]The text check did not run[/] (OCR is not installed: pip install 'hfpc[ocr]'): "
+        console.print("[yellow]The text check did not run[/] (OCR is not installed: pip install 'hfpc\\[ocr]'): "
                       "text artefacts in the background are not caught, and changed labels are flagged "
                       "only where the product's pixels changed, named product_altered.")
     if any(s.kind == "size_mismatch" for s in stats):
