@@ -11,7 +11,7 @@ import numpy as np
 from hfpc.consistency.compare import Comparison, compare_product
 from hfpc.consistency.config import ConsistencySettings
 from hfpc.consistency.growth import growth_extent, growth_share, locate_growth
-from hfpc.consistency.locate import Location, locate_product, same_framing, score_at, similarity
+from hfpc.consistency.locate import Location, locate_product, mask_proposals, same_framing, score_at, similarity
 from hfpc.consistency.match import assign
 from hfpc.consistency.segment import get_segmenter
 from hfpc.consistency.shape import ShapeMatch, match_shape
@@ -181,7 +181,7 @@ def _layout_words(locations: list[Location]) -> str:
     silhouette, which a symmetric product matches either way.
     """
     words = []
-    if any(loc.mirrored and loc.method in ("keypoints", "search", "layout") for loc in locations):
+    if any(loc.mirrored and loc.method in ("keypoints", "search", "layout", "segmented") for loc in locations):
         words.append("mirrored")
     if any(abs(loc.rotation) > 3 for loc in locations):
         words.append("rotated")
@@ -200,6 +200,11 @@ def _downscale(img: np.ndarray, max_side: int, interp: int = cv2.INTER_AREA) -> 
     if f >= 1:
         return img
     return cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=interp)
+
+
+def working_generated(rgb: np.ndarray, settings: ConsistencySettings) -> np.ndarray:
+    """The generated image at the working resolution the comparison uses."""
+    return _downscale(rgb, settings.max_side)
 
 
 def prepare_original(rgb: np.ndarray, mask: np.ndarray | None,
@@ -221,19 +226,27 @@ def prepare_original(rgb: np.ndarray, mask: np.ndarray | None,
 def analyze_pair(original: np.ndarray, original_mask: np.ndarray | None, generated: np.ndarray,
                  settings: ConsistencySettings | None = None,
                  prepared: tuple[np.ndarray, list[np.ndarray], str] | None = None,
-                 original_cache: dict | None = None) -> ConsistencyReport:
+                 original_cache: dict | None = None,
+                 generated_masks: list[np.ndarray] | None = None) -> ConsistencyReport:
     """Judge whether every product of ``original`` survived unchanged in ``generated``.
 
     ``prepared`` lets a caller reuse :func:`prepare_original`'s result across many generations
     of the same original, and ``original_cache`` (kept with it) the original's keypoints.
+    ``generated_masks``: objects a segmentation backend found in the generated image at working
+    resolution (:func:`working_generated`), when the caller segmented a batch at once; a backend
+    that segments generated images is otherwise asked here.
     """
     settings = settings or ConsistencySettings()
     o, masks, source = prepared or prepare_original(original, original_mask, settings)
-    g = _downscale(generated, settings.max_side)
+    g = working_generated(generated, settings)
     if not masks:
         return ConsistencyReport([], source, g, o, masks)
     shared: dict = {"original": original_cache if original_cache is not None else {}}
-    cands = [locate_product(o, m, g, settings, shared, alone=len(masks) == 1) for m in masks]
+    if generated_masks is None:
+        seg = get_segmenter(settings)
+        generated_masks = seg.segment_many([g])[0] if hasattr(seg, "segment_many") else []
+    cands = [locate_product(o, m, g, settings, shared, alone=len(masks) == 1,
+                            proposals=mask_proposals(m, generated_masks)) for m in masks]
     _share_layout(o, masks, g, cands, settings)
     same = similarity(g.shape[1] / o.shape[1], 0.0, 0.0)
     pairings = assign(masks, cands, same, settings.locate_min_score, settings.match_distance_weight,

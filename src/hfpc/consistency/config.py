@@ -12,7 +12,23 @@ from hfpc.settings import CheckSettings
 class ConsistencySettings(CheckSettings):
     """Thresholds and knobs of the ``consistency`` check (all live in the Profile)."""
 
-    backend: Literal["classic"] = Field("classic", description="segmentation backend")
+    backend: Literal["classic", "grounded-sam"] = Field("classic", description=(
+        "segmentation backend: classic (no weights: the border's colour model, GrabCut) or "
+        "grounded-sam (Grounding DINO boxes for `prompt`, SAM masks inside them, on the original and "
+        "the generated image; needs hfpc[models] and the weights)"))
+    detector: str = Field("IDEA-Research/grounding-dino-tiny", description=(
+        "grounded-sam: Grounding DINO checkpoint, hub id or local directory (hfpc models pull grounding-dino)"))
+    segmenter: str = Field("facebook/sam-vit-base", description=(
+        "grounded-sam: SAM-family checkpoint (SAM, SAM-HQ, SlimSAM), hub id or local directory"))
+    prompt: str = Field("product.", min_length=1, description=(
+        "grounded-sam: what the detector looks for (Grounding DINO's text prompt, lower case, ending in '.')"))
+    box_threshold: float = Field(0.35, ge=0, le=1, description="grounded-sam: minimum box score of a detection")
+    text_threshold: float = Field(0.25, ge=0, le=1, description=(
+        "grounded-sam: minimum score of a prompt word for it to label the box"))
+    max_products: int = Field(8, ge=1, le=64, description="grounded-sam: most boxes segmented per image")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="grounded-sam: where the models run")
+    dtype: Literal["auto", "fp32", "bf16"] = Field("auto", description=(
+        "grounded-sam: auto is bf16 on GPUs and on CPUs with native bf16 (AVX512-BF16/AMX), else fp32"))
     threshold: float = Field(0.95, ge=0, le=1, description=(
         "minimum share of each product's pixels that must be unchanged (the check's value)"))
     delta_e: float = Field(12.0, gt=0, description=(

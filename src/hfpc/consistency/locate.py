@@ -353,13 +353,35 @@ def _region(mask: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> tup
     return (max(0, int(ax - w)), max(0, int(ay - h)), min(gw, int(np.ceil(bx + w))), min(gh, int(np.ceil(by + h))))
 
 
+def mask_proposals(original_mask: np.ndarray, generated_masks: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per generated mask, the transforms that put ``original_mask`` onto it, plain and mirrored:
+    scaled by the square root of their area ratio, centroids aligned."""
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    m = cv2.moments(original_mask.astype(np.uint8), binaryImage=True)
+    if m["m00"] == 0:
+        return out
+    cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
+    for g in generated_masks:
+        gm = cv2.moments(g.astype(np.uint8), binaryImage=True)
+        if gm["m00"] == 0:
+            continue
+        s = float(np.sqrt(gm["m00"] / m["m00"]))
+        gx, gy = gm["m10"] / gm["m00"], gm["m01"] / gm["m00"]
+        out.append((np.array([[s, 0.0, gx - s * cx], [0.0, s, gy - s * cy]]),
+                    np.array([[-s, 0.0, gx + s * cx], [0.0, s, gy - s * cy]])))
+    return out
+
+
 def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings: ConsistencySettings,
-                   cache: dict | None = None, alone: bool = False) -> list[Location]:
+                   cache: dict | None = None, alone: bool = False,
+                   proposals: list[tuple[np.ndarray, np.ndarray]] | None = None) -> list[Location]:
     """Candidate locations of one product in the generated image, best score first.
 
     ``cache`` carries work shared by the products of one pair (the generated image's keypoints).
     ``alone``: the original has no other product, so a convincing place needs no alternatives
-    for the one-to-one pairing (the search stops at the first).
+    for the one-to-one pairing (the search stops at the first). ``proposals``: (plain, mirrored)
+    transforms onto objects a segmentation model found in the generated image
+    (:func:`mask_proposals`); when one correlates convincingly, no search runs.
     """
     oh, ow = orig.shape[:2]
     gh, gw = gen.shape[:2]
@@ -370,6 +392,15 @@ def locate_product(orig: np.ndarray, mask: np.ndarray, gen: np.ndarray, settings
         cands.append(Location(ident, score_at(orig, mask, gen, ident, settings), "same_place"))
         if cands[0].score >= settings.identity_accept:
             return cands
+    for plain, mirrored in proposals or ():
+        a, b = score_at(orig, mask, gen, plain, settings), score_at(orig, mask, gen, mirrored, settings)
+        # a symmetric product matches both ways: mirrored only when the pattern says so
+        cands.append(Location(mirrored, b, "segmented") if b > a + 0.05 else Location(plain, a, "segmented"))
+    if proposals and max(c.score for c in cands) >= settings.identity_accept:
+        likelihood = colour_likelihood(orig, mask, gen)
+        for c in cands:
+            c.silhouette = silhouette_score(mask, likelihood, c.matrix)
+        return sorted(cands, key=lambda c: -c.score)
     # the in-place shortcut only when the product convincingly is at its own place
     in_place = ident if cands and cands[0].score >= settings.locate_min_score else None
     likelihood = colour_likelihood(orig, mask, gen)

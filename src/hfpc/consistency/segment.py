@@ -8,6 +8,7 @@ is one module plus one line in :data:`SEGMENTERS`.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Protocol
 
@@ -18,6 +19,7 @@ from hfpc.errors import ProfileError
 
 SEGMENTERS: dict[str, str] = {
     "classic": "hfpc.consistency.segment_classic:ClassicSegmenter",
+    "grounded-sam": "hfpc.consistency.segment_grounded:GroundedSamSegmenter",
 }
 """Backend name → ``module:Class``; imported only when chosen."""
 
@@ -32,6 +34,15 @@ class Segmenter(Protocol):
         ...
 
 
+class GeneratedSegmenter(Segmenter, Protocol):
+    """A segmenter that also finds products in generated images: its masks there propose where
+    each product went (the search still runs when none of them convinces)."""
+
+    def segment_many(self, images: list[np.ndarray]) -> list[list[np.ndarray]]:
+        """Product masks of each image, largest first."""
+        ...
+
+
 def get_segmenter(settings: ConsistencySettings) -> Segmenter:
     """The segmenter the settings name, built with those settings."""
     target = SEGMENTERS.get(settings.backend)
@@ -39,4 +50,9 @@ def get_segmenter(settings: ConsistencySettings) -> Segmenter:
         raise ProfileError(f"unknown segmentation backend {settings.backend!r}; "
                            f"known: {', '.join(sorted(SEGMENTERS))}")
     module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)(settings)
+    return _segmenter_class(module, cls)(settings)
+
+
+@functools.cache
+def _segmenter_class(module: str, cls: str) -> type:
+    return getattr(importlib.import_module(module), cls)

@@ -30,6 +30,16 @@ ENCODER_ALIASES: dict[str, str] = {
 }
 """Short names for the encoders the reward model supports; BLIP is the paper's choice."""
 
+MODEL_ALIASES: dict[str, str] = {
+    **ENCODER_ALIASES,
+    "grounding-dino": "IDEA-Research/grounding-dino-tiny",
+    "grounding-dino-base": "IDEA-Research/grounding-dino-base",
+    "sam": "facebook/sam-vit-base",
+    "sam-hq": "syscv-community/sam-hq-vit-base",
+    "slimsam": "Zigeng/SlimSAM-uniform-77",
+}
+"""Every short name ``hfpc models pull`` and the Profile accept: encoders and the segmentation models."""
+
 # model_type → transformers class that owns the checkpoint, and the attribute of its vision tower
 _OWNERS: dict[str, tuple[str, str | None]] = {
     "blip": ("BlipForImageTextRetrieval", "vision_model"),
@@ -63,7 +73,7 @@ def resolve(name: str, kind: str = "model") -> Path:
     Downloads only when online and not cached. Raises ModelNotAvailableError saying how to
     get the files when neither works.
     """
-    name = ENCODER_ALIASES.get(name, name)
+    name = MODEL_ALIASES.get(name, name)
     p = Path(name).expanduser()
     if p.is_dir():
         if not (p / "config.json").is_file():
@@ -93,7 +103,7 @@ def pull(name: str) -> Path:
     """Download ``name`` into the hub cache (for later offline use) and return its directory."""
     from huggingface_hub import snapshot_download
 
-    name = ENCODER_ALIASES.get(name, name)
+    name = MODEL_ALIASES.get(name, name)
     return Path(snapshot_download(name))
 
 
@@ -123,7 +133,7 @@ def load_vision_tower(name: str, dtype: Any = None) -> tuple[Any, Any, dict[str,
             f"(supported: {', '.join(sorted(_OWNERS))})")
     cls = _checkpoint_class(transformers, config, owner)
     kwargs: dict[str, Any] = {"dtype": dtype} if dtype is not None else {}
-    with _transformers_errors_only():  # hfpc checks the loading info itself, below
+    with transformers_errors_only():  # hfpc checks the loading info itself, below
         model, info = cls.from_pretrained(path, output_loading_info=True, ignore_mismatched_sizes=True,
                                           **kwargs)
     tower = getattr(model, owner[1], None) if owner[1] else model
@@ -174,8 +184,9 @@ def _listing(keys: list[str], n: int = 8) -> str:
 
 
 @contextlib.contextmanager
-def _transformers_errors_only() -> Iterator[None]:
-    """Keep transformers' load report (missing/unexpected keys of the non-tower half) quiet."""
+def transformers_errors_only() -> Iterator[None]:
+    """Keep transformers' load reports (missing/unexpected keys, processor fallbacks) quiet; hfpc
+    checks what matters itself."""
     from transformers.utils import logging as hf_logging
 
     level = hf_logging.get_verbosity()
