@@ -1,0 +1,136 @@
+"""Speed and memory of the model backends at full architecture size, random weights, on this machine.
+
+grounded-sam: grounding-dino-tiny's architecture (Swin-T + BERT-base, 900 queries, 800-px inputs)
+and SAM ViT-B (1024-px inputs), built from their configs with random weights, saved, and loaded
+back through hfpc's loader. Timed side by side in one process on one 512² demo set:
+
+  (a) the detector alone on one image, and SAM alone on that image's boxes;
+  (b) ``analyze_pair`` with the original's segmentation cached (the check's steady state: the
+      generated image is segmented, then located and compared), per pair;
+  (c) the whole command ``hfpc filter --profile grounded.toml`` as a subprocess (start-up, model
+      loading, decoding, judging, heatmaps, writing).
+
+Random weights give random boxes: the number of boxes each image sends to SAM is capped by
+``max_products`` (8), which random scores always reach, so the SAM figures are the worst case.
+Each row says fp32 or bf16 (bf16 is what ``dtype = "auto"`` picks on GPUs and CPUs with native
+bf16; this CPU's answer is printed).
+
+    python benchmarks/model_speed.py --n 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _pairs(manifest: Path) -> list[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
+    from hfpc import read_manifest
+    from hfpc.data.images import load_image
+
+    out = []
+    for s in read_manifest(manifest):
+        o = load_image(s.original)
+        out.append((o.rgb, None, load_image(s.generated).rgb))
+    return out
+
+
+def _in_process(det: Path, seg: Path, manifest: Path, dtype: str) -> dict[str, float]:
+    import torch
+
+    from hfpc.consistency.analyze import analyze_pair, prepare_original
+    from hfpc.consistency.config import ConsistencySettings
+    from hfpc.consistency.segment_grounded import load_grounded_sam
+
+    s = ConsistencySettings(backend="grounded-sam", detector=str(det), segmenter=str(seg), device="cpu", dtype=dtype)
+    t0 = time.perf_counter()
+    models = load_grounded_sam(str(det), str(seg), "cpu", dtype)
+    load = time.perf_counter() - t0
+    pairs = _pairs(manifest)
+    img = pairs[0][2]
+    models.boxes([img], s.prompt, s.box_threshold, s.text_threshold)  # warm-up
+    t0 = time.perf_counter()
+    boxes = models.boxes([img], s.prompt, s.box_threshold, s.text_threshold)[0][:s.max_products]
+    detect = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    models.masks(img, [b for b, _ in boxes])
+    sam = time.perf_counter() - t0
+    prepared = [prepare_original(o, m, s) for o, m, _ in pairs]
+    t0 = time.perf_counter()
+    for (o, m, g), prep in zip(pairs, prepared):
+        analyze_pair(o, m, g, s, prepared=prep, original_cache={})
+    per_pair = (time.perf_counter() - t0) / len(pairs)
+    return {"load_s": load, "detect_s": detect, "sam_s": sam, "boxes": len(boxes), "pair_s": per_pair,
+            "threads": torch.get_num_threads()}
+
+
+def _cli(det: Path, seg: Path, manifest: Path, root: Path, dtype: str) -> tuple[float, int]:
+    profile = root / f"grounded-{dtype}.toml"
+    profile.write_text(f'name = "grounded"\n[checks.consistency]\nbackend = "grounded-sam"\ndetector = "{det}"\n'
+                       f'segmenter = "{seg}"\ndevice = "cpu"\ndtype = "{dtype}"\n', encoding="utf-8")
+    out = root / f"r-{dtype}.jsonl"
+    out.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    hfpc = Path(sys.executable).parent / "hfpc"
+    r = subprocess.run([str(hfpc) if hfpc.is_file() else "hfpc", "filter", str(manifest), "-o", str(out),
+                        "--profile", str(profile)], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if r.returncode not in (0, 1):
+        raise SystemExit(f"hfpc filter failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    if any(x.get("error") for x in rows):
+        raise SystemExit(f"error rows: {[x['error'] for x in rows if x.get('error')][:3]}")
+    return wall, len(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=6, help="pairs in the demo set (512², one generation per original)")
+    ap.add_argument("--seed", type=int, default=21)
+    ap.add_argument("--keep", type=Path, help="directory for the random checkpoints (reused when present)")
+    args = ap.parse_args()
+
+    from hfpc.checks.reward import cpu_has_bf16
+    from hfpc.data.synth import generate_demo_set
+    from hfpc.models.random_weights import save_random_grounding_dino, save_random_sam
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        models = args.keep or root / "models"
+        det, seg = models / "grounding-dino-tiny-random", models / "sam-vit-base-random"
+        t0 = time.perf_counter()
+        if not (det / "config.json").exists():
+            save_random_grounding_dino(det, full=True)
+        if not (seg / "config.json").exists():
+            save_random_sam(seg, full=True)
+        built = time.perf_counter() - t0
+        manifest = generate_demo_set(root / "demo", n=args.n, seed=args.seed, size=512)
+        print(f"grounded-sam at full size with random weights; {args.n} pairs at 512²; checkpoints built "
+              f"in {built:.0f} s; this CPU computes bf16 natively: {cpu_has_bf16()}")
+        print(f"{'dtype':<6}{'load s':>8}{'detect s':>10}{'SAM s (boxes)':>15}{'pair s':>9}"
+              f"{'CLI s/pair':>12}{'peak MiB':>10}")
+        for dtype in ("fp32", "bf16"):
+            r = _in_process(det, seg, manifest, dtype)
+            wall, n = _cli(det, seg, manifest, root, dtype)
+            print(f"{dtype:<6}{r['load_s']:>8.1f}{r['detect_s']:>10.2f}{r['sam_s']:>10.2f} ({r['boxes']})"
+                  f"{r['pair_s']:>9.2f}{wall / n:>12.2f}{_peak_mib():>10.0f}")
+        print(f"torch threads: {r['threads']}. Pair s: analyze_pair with the original cached (segment the generated "
+              "image, locate, compare). CLI s/pair: the whole `hfpc filter` run (start-up and model loading "
+              "included) over the pairs. Peak MiB: this process so far (both dtypes' models loaded).")
+        print("Paper's Module 2: 1.68 s/pair on a P100. Target on a GPU: >= 20 pairs/s with the original cached.")
+
+
+if __name__ == "__main__":
+    main()
