@@ -10,8 +10,8 @@ back through hfpc's loader. Timed side by side in one process on one 512² demo 
   (c) the whole command ``hfpc filter --profile grounded.toml`` as a subprocess (start-up, model
       loading, decoding, judging, heatmaps, writing).
 
-Random weights give random boxes: the number of boxes each image sends to SAM is capped by
-``max_products`` (8), which random scores always reach, so the SAM figures are the worst case.
+Random weights give random scores, so the box and text thresholds are set to 0: every image sends
+``max_products`` (8) boxes to SAM, the worst case, the same in fp32 and bf16.
 Each row says fp32 or bf16 (bf16 is what ``dtype = "auto"`` picks on GPUs and CPUs with native
 bf16; this CPU's answer is printed).
 
@@ -54,7 +54,8 @@ def _in_process(det: Path, seg: Path, manifest: Path, dtype: str) -> dict[str, f
     from hfpc.consistency.config import ConsistencySettings
     from hfpc.consistency.segment_grounded import load_grounded_sam
 
-    s = ConsistencySettings(backend="grounded-sam", detector=str(det), segmenter=str(seg), device="cpu", dtype=dtype)
+    s = ConsistencySettings(backend="grounded-sam", detector=str(det), segmenter=str(seg), device="cpu", dtype=dtype,
+                            box_threshold=0.0, text_threshold=0.0)
     t0 = time.perf_counter()
     models = load_grounded_sam(str(det), str(seg), "cpu", dtype)
     load = time.perf_counter() - t0
@@ -79,7 +80,9 @@ def _in_process(det: Path, seg: Path, manifest: Path, dtype: str) -> dict[str, f
 def _cli(det: Path, seg: Path, manifest: Path, root: Path, dtype: str) -> tuple[float, int]:
     profile = root / f"grounded-{dtype}.toml"
     profile.write_text(f'name = "grounded"\n[checks.consistency]\nbackend = "grounded-sam"\ndetector = "{det}"\n'
-                       f'segmenter = "{seg}"\ndevice = "cpu"\ndtype = "{dtype}"\n', encoding="utf-8")
+                       f'segmenter = "{seg}"\ndevice = "cpu"\ndtype = "{dtype}"\n'
+                       'box_threshold = 0.0\ntext_threshold = 0.0\n',
+                       encoding="utf-8")
     out = root / f"r-{dtype}.jsonl"
     out.unlink(missing_ok=True)
     t0 = time.perf_counter()

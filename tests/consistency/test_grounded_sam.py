@@ -220,3 +220,24 @@ def test_a_model_not_on_the_machine_stops_the_run_with_how_to_get_it(demo_set: P
     assert r.exit_code == 2, r.output
     assert "IDEA-Research/grounding-dino-tiny" in r.output and "hfpc models pull" in r.output
     assert not out.exists() or not out.read_text().strip()
+
+
+def test_a_detector_that_overflows_in_bf16_runs_in_fp32(tiny_models: tuple[Path, Path],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    det, seg = (str(p) for p in tiny_models)
+    models = segment_grounded.load_grounded_sam(det, seg, "cpu", "bf16")
+    real = segment_grounded.GroundedSam._detect
+
+    def overflowing(self: segment_grounded.GroundedSam, inputs: object) -> object:
+        out = real(self, inputs)
+        if self.detector.dtype == torch.bfloat16:  # what the full-size random checkpoint does
+            out.logits = torch.full_like(out.logits, float("nan"))
+        return out
+
+    monkeypatch.setattr(segment_grounded.GroundedSam, "_detect", overflowing)
+    img = _scene((235, 235, 235), _texture(72, 60, seed=3), 30, 40)
+    boxes = models.boxes([img], "product.", 0.0, 0.0)[0]
+    assert boxes and all(np.isfinite(s) for _, s in boxes)
+    assert models.detector.dtype == torch.float32 and models.segmenter.dtype == torch.bfloat16
+    load = segment_grounded.load_grounded_sam
+    load.cache_clear()  # the converted detector must not leak into other tests

@@ -49,11 +49,17 @@ class GroundedSam:
             return []
         inputs = self.det_processor(images=list(images), text=[prompt] * len(images), return_tensors="pt",
                                     padding=True)
-        inputs = {k: (v.to(self.device, self.dtype) if v.is_floating_point() else v.to(self.device))
-                  for k, v in inputs.items()}
-        with torch.inference_mode():
-            out = self.detector(**inputs)
-        out.logits, out.pred_boxes = out.logits.float(), out.pred_boxes.float()
+        out = self._detect(inputs)
+        # −inf marks the text positions a box cannot name; NaN is an overflow
+        if out.logits.isnan().any() or out.pred_boxes.isnan().any():
+            if self.detector.dtype == torch.float32:
+                raise RuntimeError("the detector returned NaN scores")
+            # Grounding DINO's full-size checkpoints can overflow in bf16 where the tiny ones do not:
+            # the detector then runs in fp32 (SAM keeps the faster dtype)
+            log.warning("Grounding DINO gave NaN scores in %s; the detector runs in fp32 from now on",
+                        self.detector.dtype)
+            self.detector = self.detector.float()
+            out = self._detect(inputs)
         found = self.det_processor.post_process_grounded_object_detection(
             out, inputs["input_ids"], threshold=box_threshold, text_threshold=text_threshold,
             target_sizes=[img.shape[:2] for img in images])
@@ -62,6 +68,17 @@ class GroundedSam:
             pairs = [(tuple(float(v) for v in b), float(s)) for b, s in zip(r["boxes"].tolist(), r["scores"].tolist())]
             result.append(sorted(pairs, key=lambda p: -p[1]))
         return result
+
+    def _detect(self, inputs: Any) -> Any:
+        import torch
+
+        dtype = self.detector.dtype
+        moved = {k: (v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device))
+                 for k, v in inputs.items()}
+        with torch.inference_mode():
+            out = self.detector(**moved)
+        out.logits, out.pred_boxes = out.logits.float(), out.pred_boxes.float()
+        return out
 
     def masks(self, image: np.ndarray,
               boxes: list[tuple[float, float, float, float]]) -> list[tuple[np.ndarray, float]]:
