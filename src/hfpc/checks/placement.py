@@ -10,15 +10,20 @@ Profile's bounds (and a per-category prior when the sample names a category) and
 from __future__ import annotations
 
 import re
+from typing import Literal
 
+import cv2
+import numpy as np
 from pydantic import Field, model_validator
 
 from hfpc.checks.base import Check, JudgeItem
 from hfpc.consistency.heatmap import HEATMAP_MAX_SIDE, HEATMAP_SUFFIX, write_heatmap
+from hfpc.models.depth import base_depth_step
 from hfpc.scene import (
     Neighbour,
     Placement,
     ScenePart,
+    downscale,
     draw_findings,
     judged_products,
     measure_placement,
@@ -83,6 +88,18 @@ class PlacementSettings(CheckSettings):
         "outline was found whole (a detection with holes may be part of something larger)"))
     neighbour_min_width: float = Field(0.25, ge=0, description=(
         "width, in product heights, a neighbour must have to be compared (not a pole or a lone leg)"))
+    depth_model: str | None = Field(None, description=(
+        "a depth-estimation checkpoint (hub id, alias `depth`, or local directory; e.g. "
+        "depth-anything/Depth-Anything-V2-Small-hf, needs hfpc[models]): a product also floats when its "
+        "base is clearly nearer the camera than the surface right below it (depth_max_step). None: "
+        "no depth, no weights (the default)"))
+    depth_max_step: float = Field(0.1, gt=0, le=1, description=(
+        "with a depth model: how much nearer than the surface right below it (share of the image's "
+        "depth range, 5th to 95th percentile) a product's base may be; beyond, it stands in front "
+        "of the surface, not on it"))
+    depth_device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the depth model runs")
+    depth_dtype: Literal["auto", "fp32", "bf16"] = Field("auto", description=(
+        "the depth model's precision: auto is bf16 on GPUs and CPUs with native bf16, else fp32"))
     judge_rejected: bool = Field(False, description=(
         "also judge products that the consistency check found but rejected as altered or replaced "
         "(their located position is often wrong, and the pair is rejected already)"))
@@ -136,6 +153,35 @@ class PlacementCheck(Check):
 
     settings: PlacementSettings
 
+    def __init__(self, settings: PlacementSettings) -> None:
+        super().__init__(settings)
+        self._depth = None
+        if settings.depth_model is not None:
+            from hfpc.models.depth import load_depth
+
+            # loaded now: a missing model stops the run before the first pair
+            self._depth = load_depth(settings.depth_model, settings.depth_device, settings.depth_dtype)
+            self.process_parallel = False
+
+    def run_batch(self, items: list[JudgeItem]) -> list[CheckResult]:
+        """Judge several samples; with a depth model, their generated images' depth in one batch."""
+        if self._depth is not None and len(items) > 1:
+            images = [downscale(it.generated.rgb, self.settings.work_side) for it in items]
+            for it, d in zip(items, self._depth.predict(images)):
+                it.shared["depth"] = d
+        return [self.run(item) for item in items]
+
+    def _disparity(self, item: JudgeItem, shape: tuple[int, ...]) -> np.ndarray | None:
+        """The generated image's relative inverse depth at ``shape`` (computed here when no batch did)."""
+        if self._depth is None:
+            return None
+        d = item.shared.get("depth")
+        if d is None:
+            d = item.shared["depth"] = self._depth.predict([downscale(item.generated.rgb, self.settings.work_side)])[0]
+        if d.shape != shape[:2]:
+            d = cv2.resize(d, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+        return d
+
     def _floating(self, p: Placement) -> bool:
         s = self.settings
         return (not p.cut_by_frame and p.searched >= s.min_view_below
@@ -163,6 +209,7 @@ class PlacementCheck(Check):
         findings: list[Finding] = []
         worst = float("inf")
         many = n_products > 1
+        disparity = self._disparity(item, g.shape)
         for part in judged:
             assert part.mask is not None
             others = None
@@ -190,6 +237,16 @@ class PlacementCheck(Check):
                                 f"of its height below its base")
                 findings.append(Finding("no_support", "floating", sentence, "below the product",
                                         part.index + 1, m.gap_box))
+            if disparity is not None:
+                step = base_depth_step(disparity, part.mask, s.base_band, s.contact_depth)
+                details["products"][-1]["depth_step"] = None if step is None else round(step, 3)
+                if (step is not None and step > s.depth_max_step and not floating and not m.cut_by_frame
+                        and m.searched >= s.min_view_below):
+                    findings.append(Finding(
+                        "depth_gap", "floating",
+                        f"{name} stands in front of the surface below it, not on it: its base is nearer the "
+                        f"camera by {_pct(step)} of the scene's depth range", "below the product",
+                        part.index + 1, m.gap_box or m.box))
             if s.neighbour_max_ratio is not None:
                 near = [n for n in support_neighbours(g, part.mask, others, min_height=s.neighbour_min_ratio)
                         if self._compared(n)]

@@ -37,6 +37,7 @@ MODEL_ALIASES: dict[str, str] = {
     "sam": "facebook/sam-vit-base",
     "sam-hq": "syscv-community/sam-hq-vit-base",
     "slimsam": "Zigeng/SlimSAM-uniform-77",
+    "depth": "depth-anything/Depth-Anything-V2-Small-hf",
 }
 """Every short name ``hfpc models pull`` and the Profile accept: encoders and the segmentation models."""
 

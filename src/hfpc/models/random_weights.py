@@ -95,3 +95,31 @@ def save_random_sam(directory: Path, full: bool = False, seed: int = 0) -> Path:
     SamProcessor(image_processor=ImageProcessor(size={"longest_edge": side},
                                                 pad_size={"height": side, "width": side})).save_pretrained(directory)
     return directory
+
+
+def save_random_depth_anything(directory: Path, full: bool = False, seed: int = 0) -> Path:
+    """A ``DepthAnythingForDepthEstimation`` with random weights and its processor in ``directory``.
+
+    ``full``: Depth Anything V2 Small's architecture (DINOv2 ViT-S/14, 518-px inputs); else a tiny
+    one (56-px inputs).
+    """
+    import torch
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+    from transformers import DPTImageProcessorPil as ImageProcessor
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    if full:
+        config, side = DepthAnythingConfig(), 518
+    else:
+        backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
+                                image_size=56, patch_size=14, reshape_hidden_states=False,
+                                out_features=["stage1", "stage2", "stage3", "stage4"])
+        config = DepthAnythingConfig(backbone_config=backbone, neck_hidden_sizes=[8, 16, 32, 32],
+                                     fusion_hidden_size=16, head_hidden_size=8, reassemble_hidden_size=32)
+        side = 56
+    DepthAnythingForDepthEstimation(config).eval().save_pretrained(directory)
+    ImageProcessor(size={"height": side, "width": side}, keep_aspect_ratio=True, ensure_multiple_of=14,
+                   do_pad=False).save_pretrained(directory)
+    return directory
