@@ -12,10 +12,15 @@ back through hfpc's loader. Timed side by side in one process on one 512² demo 
 
 Random weights give random scores, so the box and text thresholds are set to 0: every image sends
 ``max_products`` (8) boxes to SAM, the worst case, the same in fp32 and bf16.
+
+depth: Depth Anything V2 Small's architecture (DINOv2 ViT-S/14, 518-px inputs) with random weights:
+one image, a batch of four, and the whole ``hfpc filter`` run with the placement check's
+``depth_model`` set (the default checks otherwise), s/pair.
 Each row says fp32 or bf16 (bf16 is what ``dtype = "auto"`` picks on GPUs and CPUs with native
 bf16; this CPU's answer is printed).
 
     python benchmarks/model_speed.py --n 6
+    python benchmarks/model_speed.py --n 6 --parts depth
 """
 
 from __future__ import annotations
@@ -83,7 +88,11 @@ def _cli(det: Path, seg: Path, manifest: Path, root: Path, dtype: str) -> tuple[
                        f'segmenter = "{seg}"\ndevice = "cpu"\ndtype = "{dtype}"\n'
                        'box_threshold = 0.0\ntext_threshold = 0.0\n',
                        encoding="utf-8")
-    out = root / f"r-{dtype}.jsonl"
+    return _run_filter(manifest, root / f"r-{dtype}.jsonl", profile)
+
+
+def _run_filter(manifest: Path, out: Path, profile: Path) -> tuple[float, int]:
+    """Wall seconds of a whole ``hfpc filter`` run and its number of rows (none may be an error)."""
     out.unlink(missing_ok=True)
     t0 = time.perf_counter()
     hfpc = Path(sys.executable).parent / "hfpc"
@@ -98,30 +107,64 @@ def _cli(det: Path, seg: Path, manifest: Path, root: Path, dtype: str) -> tuple[
     return wall, len(rows)
 
 
+def _depth_part(directory: Path, manifest: Path, root: Path) -> None:
+    from hfpc.models.depth import load_depth
+
+    pairs = _pairs(manifest)
+    print(f"{'dtype':<6}{'load s':>8}{'1 image s':>11}{'4 images s':>12}{'CLI s/pair':>12}{'peak MiB':>10}")
+    for dtype in ("fp32", "bf16"):
+        t0 = time.perf_counter()
+        model = load_depth(str(directory), "cpu", dtype)
+        load = time.perf_counter() - t0
+        imgs = [g for _, _, g in pairs][:4]
+        model.predict(imgs[:1])  # warm-up
+        t0 = time.perf_counter()
+        model.predict(imgs[:1])
+        one = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        model.predict(imgs)
+        four = time.perf_counter() - t0
+        profile = root / f"depth-{dtype}.toml"
+        profile.write_text(f'[checks.consistency]\n[checks.placement]\ndepth_model = "{directory}"\n'
+                           f'depth_device = "cpu"\ndepth_dtype = "{dtype}"\n', encoding="utf-8")
+        wall, n = _run_filter(manifest, root / f"rd-{dtype}.jsonl", profile)
+        print(f"{dtype:<6}{load:>8.1f}{one:>11.2f}{four:>12.2f}{wall / n:>12.2f}{_peak_mib():>10.0f}")
+    print("CLI s/pair: the whole `hfpc filter` run with the default checks and depth in placement "
+          "(start-up, model loading, the classic checks included).")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=6, help="pairs in the demo set (512², one generation per original)")
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument("--keep", type=Path, help="directory for the random checkpoints (reused when present)")
+    ap.add_argument("--parts", default="grounded,depth", help="comma-separated: grounded, depth")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
 
     from hfpc.checks.reward import cpu_has_bf16
     from hfpc.data.synth import generate_demo_set
-    from hfpc.models.random_weights import save_random_grounding_dino, save_random_sam
+    from hfpc.models.random_weights import save_random_depth_anything, save_random_grounding_dino, save_random_sam
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         models = args.keep or root / "models"
+        manifest = generate_demo_set(root / "demo", n=args.n, seed=args.seed, size=512)
+        print(f"{args.n} pairs at 512²; this CPU computes bf16 natively: {cpu_has_bf16()}")
+        if "depth" in parts:
+            depth_dir = models / "depth-anything-v2-small-random"
+            if not (depth_dir / "config.json").exists():
+                save_random_depth_anything(depth_dir, full=True)
+            print("\ndepth: Depth Anything V2 Small architecture, random weights")
+            _depth_part(depth_dir, manifest, root)
+        if "grounded" not in parts:
+            return
         det, seg = models / "grounding-dino-tiny-random", models / "sam-vit-base-random"
-        t0 = time.perf_counter()
         if not (det / "config.json").exists():
             save_random_grounding_dino(det, full=True)
         if not (seg / "config.json").exists():
             save_random_sam(seg, full=True)
-        built = time.perf_counter() - t0
-        manifest = generate_demo_set(root / "demo", n=args.n, seed=args.seed, size=512)
-        print(f"grounded-sam at full size with random weights; {args.n} pairs at 512²; checkpoints built "
-              f"in {built:.0f} s; this CPU computes bf16 natively: {cpu_has_bf16()}")
+        print("\ngrounded-sam: grounding-dino-tiny and SAM ViT-B architectures, random weights")
         print(f"{'dtype':<6}{'load s':>8}{'detect s':>10}{'SAM s (boxes)':>15}{'pair s':>9}"
               f"{'CLI s/pair':>12}{'peak MiB':>10}")
         for dtype in ("fp32", "bf16"):

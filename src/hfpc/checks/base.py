@@ -27,6 +27,7 @@ REGISTRY: dict[str, str] = {
     "placement": "hfpc.checks.placement:PlacementCheck",
     "distinct": "hfpc.checks.distinct:DistinctCheck",
     "reward": "hfpc.checks.reward:RewardCheck",
+    "taxonomy": "hfpc.checks.taxonomy_check:TaxonomyCheck",
     "clip_score": "hfpc.evaluation.baselines:ClipScoreCheck",
     "clip_iqa": "hfpc.evaluation.baselines:ClipIqaCheck",
 }

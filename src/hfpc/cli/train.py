@@ -1,4 +1,4 @@
-"""``hfpc train reward``: train the image-referenced reward model on labelled manifests."""
+"""``hfpc train reward|taxonomy``: train the reward model or the taxonomy classifier on labelled manifests."""
 
 from __future__ import annotations
 
@@ -75,3 +75,68 @@ def reward(
         f"{k} {v:.4f}" for k, v in best.items() if isinstance(v, float)))
     console.print(f"checkpoint: [bold]{escape(str(out))}[/] (metrics.csv, training_summary.json)")
     console.print(f'use it: add to a profile\n  [checks.reward]\n  checkpoint = "{out}"', markup=False)
+
+
+@app.command("taxonomy")
+def taxonomy(
+    train: Path = typer.Option(..., "--train", help="manifest whose failed rows name a reason (reason/failure column)"),
+    val: Path | None = typer.Option(None, "--val", help="validation manifest (default: split by original)"),
+    encoder: str = typer.Option("blip", "--encoder", help="blip, clip, siglip, dinov2, a hub id, a directory, "
+                                "or random-vit-tiny / random-vit-small (no weights, for demos)"),
+    out: Path = typer.Option(..., "--out", help="checkpoint directory to write"),
+    fusion: str = typer.Option("attention", "--fusion", help="attention | concat | none"),
+    depth: str | None = typer.Option(None, "--depth", help="also read a depth map from this depth model "
+                                     "(hub id, alias 'depth', or directory)"),
+    epochs: int = typer.Option(15, "--epochs", min=1),
+    lr: float = typer.Option(1e-3, "--lr"),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    patience: int = typer.Option(4, "--patience", min=1),
+    cache: Path | None = typer.Option(None, "--cache", help="embedding cache directory"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="do not keep embeddings on disk"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train the failure-taxonomy classifier (original + generated + scene maps → one reason)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from hfpc.data.manifests import read_manifest
+    from hfpc.training.taxonomy import TaxonomyTrainConfig, train_taxonomy
+
+    try:
+        cfg = TaxonomyTrainConfig(encoder=encoder, fusion=fusion, epochs=epochs, lr=lr, batch_size=batch_size,
+                                  patience=patience, cache=not no_cache, cache_dir=str(cache) if cache else None,
+                                  seed=seed, maps=["salience", "depth"] if depth else ["salience"],
+                                  depth_model=depth)
+    except ValueError as e:
+        fail(str(e))
+    try:
+        tr = read_manifest(train)
+        va = read_manifest(val) if val else None
+    except HfpcError as e:
+        fail(str(e))
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err_console) as p:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = p.add_task(stage, total=total)
+            p.update(tasks[stage], completed=done)
+
+        try:
+            summary = train_taxonomy(tr, va, cfg, out, progress)
+        except (HfpcError, ValueError) as e:
+            fail(str(e))
+    console.print(f"classes: {', '.join(summary['classes'])} (training counts {summary['train_class_counts']})")
+    skipped = summary["skipped_without_reason"]
+    if skipped["train"] or skipped["val"]:
+        console.print(f"left out, failed without a reason: {skipped['train']} training, {skipped['val']} validation")
+    best = summary["best"]
+    console.print(f"best epoch {summary['best_epoch']}/{summary['epochs_run']}: " + ", ".join(
+        f"{k} {v:.4f}" for k, v in best.items() if isinstance(v, float)))
+    table = summary.get("val_per_class")
+    if table:
+        console.print("validation, per class (precision / recall / F1, support):")
+        for c, m in table.items():
+            console.print(f"  {c:<22} {m['precision']:.2f} / {m['recall']:.2f} / {m['f1']:.2f}  ({m['support']})")
+    console.print(f"checkpoint: [bold]{escape(str(out))}[/] (metrics.csv, training_summary.json)")
+    console.print(f'use it: add to a profile\n  [checks.taxonomy]\n  checkpoint = "{out}"', markup=False)

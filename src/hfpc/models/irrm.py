@@ -65,21 +65,26 @@ class RewardHead(nn.Module):
         w = torch.softmax(self.pool(tokens).squeeze(-1).float(), dim=-1).to(tokens.dtype)
         return (w.unsqueeze(-1) * tokens).sum(1), w
 
-    def forward(self, gen: torch.Tensor, orig: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Rewards (B) and pooling weights over the generated image's tokens (B×T)."""
+    def features(self, gen: torch.Tensor, orig: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pooled vector the MLP reads (B×n_in) and the pooling weights over the generated
+        image's tokens (B×T): the encode→fuse→pool path every head on these tokens shares."""
         gen = self.norm(gen)
         if self.fusion == "none" or orig is None:
-            pooled, w = self._attn_pool(gen)
-            return self.mlp(pooled).squeeze(-1), w
+            return self._attn_pool(gen)
         orig = self.norm(orig)
         if self.fusion == "attention":
             attended, _ = self.cross(gen, orig, orig, need_weights=False)
             fused = self.fuse(torch.cat([gen, attended, gen - attended], -1))
             pooled, w = self._attn_pool(fused)
-            return self.mlp(torch.cat([pooled, gen.mean(1)], -1)).squeeze(-1), w
+            return torch.cat([pooled, gen.mean(1)], -1), w
         pooled, w = self._attn_pool(gen)
         opooled, _ = self._attn_pool(orig)
-        return self.mlp(torch.cat([pooled, opooled], -1)).squeeze(-1), w
+        return torch.cat([pooled, opooled], -1), w
+
+    def forward(self, gen: torch.Tensor, orig: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rewards (B) and pooling weights over the generated image's tokens (B×T)."""
+        vec, w = self.features(gen, orig)
+        return self.mlp(vec).squeeze(-1), w
 
 
 class RewardModel(nn.Module):

@@ -61,13 +61,14 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(32, ge=1, description="images per encoder forward pass")
 
 
-def _seed(seed: int) -> None:
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch: a training run is repeatable."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
 
 
-class _Features:
+class Features:
     """Tokens for samples: from the cache when the encoder is frozen, else computed with grad."""
 
     def __init__(self, encoder: ImageEncoder, frozen: bool, cache_dir: str | None) -> None:
@@ -77,6 +78,7 @@ class _Features:
         self.pixels: dict[str, torch.Tensor] = {}
 
     def prefetch(self, paths: list[str], progress: Callable[[int], None] | None = None) -> None:
+        """Encode (frozen: into the cache) or preprocess every image once, ahead of training."""
         if self.cache is not None:
             self.cache.fill(paths, progress=progress)
         else:
@@ -87,6 +89,7 @@ class _Features:
                     progress(1)
 
     def tokens(self, paths: list[str]) -> torch.Tensor:
+        """Tokens of the images at ``paths`` (B×T×D, float32)."""
         if self.cache is not None:
             return torch.stack([self.cache.get(p) for p in paths]).float()
         self.prefetch(paths)
@@ -110,7 +113,7 @@ def _batch(groups: list[Group], rng: random.Random, max_pairs: int
     return samples, labels, torch.tensor(pairs, dtype=torch.long).reshape(-1, 2)
 
 
-def _scores(model: RewardModel, feats: _Features, samples: list[Sample], batch: int) -> np.ndarray:
+def _scores(model: RewardModel, feats: Features, samples: list[Sample], batch: int) -> np.ndarray:
     out = []
     with torch.no_grad():
         for i in range(0, len(samples), batch):
@@ -121,7 +124,7 @@ def _scores(model: RewardModel, feats: _Features, samples: list[Sample], batch: 
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def evaluate_groups(model: RewardModel, feats: _Features, groups: list[Group], batch: int,
+def evaluate_groups(model: RewardModel, feats: Features, groups: list[Group], batch: int,
                     use_class: bool) -> dict[str, float]:
     """Validation loss, ROC-AUC and accuracy at σ(r) = 0.5 over ``groups``."""
     from sklearn.metrics import roc_auc_score
@@ -149,7 +152,7 @@ def train_reward(train: list[Sample], val: list[Sample] | None, config: TrainCon
     (also written to ``out/training_summary.json``).
     """
     t0 = time.time()
-    _seed(config.seed)
+    seed_everything(config.seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if val is None:
@@ -169,7 +172,7 @@ def train_reward(train: list[Sample], val: list[Sample] | None, config: TrainCon
     model = RewardModel.for_encoder(encoder, fusion=config.fusion, num_heads=config.num_heads,
                                     mlp_hidden=config.mlp_hidden, dropout=config.dropout)
     cache_dir = (config.cache_dir or str(default_cache_dir())) if config.cache else None
-    feats = _Features(encoder, frozen, cache_dir)
+    feats = Features(encoder, frozen, cache_dir)
 
     all_paths = [s.generated for g in tr_groups + va_groups for s in g.samples]
     all_paths += [g.original for g in tr_groups + va_groups]
@@ -247,7 +250,7 @@ def train_reward(train: list[Sample], val: list[Sample] | None, config: TrainCon
         if va_groups:
             metrics.update(evaluate_groups(model, feats, va_groups, config.batch_size, config.class_loss))
         history.append(metrics)
-        _write_log(out, history)
+        write_log(out, history)
         key = metrics.get("val_auc", float("nan"))
         score = key if key == key else -metrics.get("val_loss", metrics["train_loss"])
         if best is None or score > best["score"]:
@@ -276,7 +279,8 @@ def train_reward(train: list[Sample], val: list[Sample] | None, config: TrainCon
     return summary
 
 
-def _write_log(out: Path, history: list[dict[str, Any]]) -> None:
+def write_log(out: Path, history: list[dict[str, Any]]) -> None:
+    """Per-epoch metrics to ``metrics.jsonl`` and ``metrics.csv`` in ``out``."""
     (out / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
     keys = list(dict.fromkeys(k for h in history for k in h))
     with (out / "metrics.csv").open("w", newline="") as f:
