@@ -58,6 +58,8 @@ def test_sample_class_reads_label_and_reason() -> None:
     assert sample_class(Sample("a", "o", "g", label=1)) == "good"
     assert sample_class(Sample("a", "o", "g", label=0, failure="space mismatch")) == "floating"
     assert sample_class(Sample("a", "o", "g", label=0)) is None
+    assert sample_class(Sample("a", "o", "g", label=0, meta={"reason": "shape hallucination"})) == "shape_hallucination"
+    assert sample_class(Sample("a", "o", "g", label=0, meta={"category": "size mismatch"})) == "size_mismatch"
 
 
 def test_scene_maps_are_pooled_and_scaled() -> None:

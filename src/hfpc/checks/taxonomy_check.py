@@ -1,6 +1,9 @@
-"""The ``taxonomy`` check: a trained classifier names the reason that rejects an image.
+"""The ``taxonomy`` check: a trained classifier or a vision-language model names the reason that
+rejects an image.
 
 Backend ``rfnet``: a checkpoint of ``hfpc train taxonomy`` (:mod:`hfpc.models.taxonomy_model`).
+Backend ``vlm``: a vision-language model behind an OpenAI-compatible endpoint reads the review
+guide and both images and answers in JSON (:mod:`hfpc.models.vlm`); its rationale goes into the row.
 The image fails when its probability of ``good`` is below the checkpoint's threshold (or the
 Profile's), and its most probable failure class is the finding's code, so the row, the report
 and ``hfpc evaluate``'s per-reason tables name it like any other check's reason.
@@ -11,7 +14,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from hfpc.checks.base import Check, JudgeItem
 from hfpc.checks.reward import pick_device_dtype
@@ -23,15 +26,37 @@ from hfpc.types import CheckResult, Finding
 class TaxonomySettings(CheckSettings):
     """Settings of the ``taxonomy`` check (off by default: it needs a trained checkpoint)."""
 
-    backend: Literal["rfnet"] = Field("rfnet", description=(
-        "rfnet: a classifier trained with `hfpc train taxonomy` on labels that name a reason"))
-    checkpoint: str = Field(..., description="taxonomy model directory or hub id (hfpc train taxonomy --out)")
+    backend: Literal["rfnet", "vlm"] = Field("rfnet", description=(
+        "rfnet: a classifier trained with `hfpc train taxonomy` on labels that name a reason; vlm: a "
+        "vision-language model behind an OpenAI-compatible endpoint follows the review guide"))
+    checkpoint: str | None = Field(None, description=(
+        "rfnet: taxonomy model directory or hub id (hfpc train taxonomy --out)"))
+    endpoint: str | None = Field(None, description=(
+        "vlm: base URL of an OpenAI-compatible API, e.g. http://localhost:8000/v1 (vLLM, SGLang)"))
+    model: str | None = Field(None, description="vlm: the served model's name, e.g. Qwen/Qwen2.5-VL-7B-Instruct")
+    api_key_env: str = Field("OPENAI_API_KEY", description="vlm: environment variable holding the API key")
+    timeout: float = Field(120.0, gt=0, description="vlm: seconds to wait for one answer")
+    concurrency: int = Field(4, ge=1, le=64, description="vlm: requests in flight at once")
+    max_side: int = Field(768, ge=64, le=4096, description="vlm: long side of the images sent, in pixels")
+    structured: bool = Field(True, description=(
+        "vlm: ask the server for JSON-schema-constrained output (response_format); turn off for servers "
+        "without it"))
     threshold: float | None = Field(None, ge=0, le=1, description=(
         "minimum probability of 'good' to pass; default: the threshold stored in the checkpoint"))
     batch_size: int | None = Field(None, ge=1, description="images per encoder pass; default 4 on CPU, 64 on GPU")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "fp32", "bf16"] = Field("auto", description=(
         "auto: bf16 on GPUs and on CPUs with native bf16 (AVX512-BF16/AMX), else fp32"))
+
+
+    @model_validator(mode="after")
+    def _backend_inputs(self) -> TaxonomySettings:
+        if self.backend == "rfnet" and not self.checkpoint:
+            raise ValueError("backend 'rfnet' needs checkpoint (a directory from hfpc train taxonomy)")
+        if self.backend == "vlm" and not (self.endpoint and self.model):
+            raise ValueError("backend 'vlm' needs endpoint (an OpenAI-compatible URL, e.g. a vLLM server) "
+                             "and model (the served model's name)")
+        return self
 
 
 class TaxonomyCheck(Check):
@@ -48,6 +73,14 @@ class TaxonomyCheck(Check):
 
     def __init__(self, settings: TaxonomySettings) -> None:
         super().__init__(settings)
+        self.vlm = None
+        if settings.backend == "vlm":
+            from hfpc.models.vlm import EndpointJudge
+
+            assert settings.endpoint and settings.model
+            self.vlm = EndpointJudge(settings.endpoint, settings.model, settings.api_key_env, settings.timeout,
+                                     max_side=settings.max_side, structured=settings.structured)
+            return
         from hfpc.models.taxonomy_model import TaxonomyModel
 
         self.device, self.dtype = pick_device_dtype(settings.device, settings.dtype)
@@ -65,8 +98,48 @@ class TaxonomyCheck(Check):
         """Classify one sample (see :meth:`run_batch`)."""
         return self.run_batch([item])[0]
 
+    def _ask_vlm(self, items: list[JudgeItem]) -> None:
+        """Each sample's answer (or the error that stopped it) into ``item.shared``, so a batch that is
+        judged again one by one after an error does not ask twice."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from hfpc.models.vlm import VlmError
+
+        todo = [it for it in items if "vlm" not in it.shared]
+
+        def ask(it: JudgeItem) -> None:
+            assert self.vlm is not None
+            try:
+                it.shared["vlm"] = self.vlm.judge(it.original.rgb, it.generated.rgb, it.sample.caption)
+            except VlmError as e:
+                it.shared["vlm"] = VlmError(f"{it.sample.generated}: {e}")
+
+        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
+            list(pool.map(ask, todo))
+
+    def _vlm_result(self, item: JudgeItem) -> CheckResult:
+        answer = item.shared["vlm"]
+        if isinstance(answer, Exception):
+            raise answer
+        s = self.settings
+        details = {"backend": "vlm", "model": s.model, "endpoint": s.endpoint, "reason": answer.reason,
+                   "rationale": answer.rationale, "confidence": answer.confidence}
+        if answer.passed:
+            return CheckResult(self.name, True, answer.confidence, 0.5,
+                               f"the VLM judge passes it ({answer.confidence:.0%} sure): {answer.rationale}",
+                               details=details)
+        sentence = (f"the VLM judge names {answer.reason.replace('_', ' ')} ({answer.confidence:.0%} sure): "
+                    f"{answer.rationale}")
+        return CheckResult(self.name, False, 1 - answer.confidence, 0.5, sentence, failure=answer.reason,
+                           details=details, findings=[Finding("vlm_reason", answer.reason, sentence,
+                                                              value=round(answer.confidence, 4))])
+
     def run_batch(self, items: list[JudgeItem]) -> list[CheckResult]:
-        """Encode new originals once, the generated images in batches, and classify them."""
+        """rfnet: encode new originals once, the generated images in batches, and classify them.
+        vlm: ask about ``concurrency`` samples at a time."""
+        if self.vlm is not None:
+            self._ask_vlm(items)
+            return [self._vlm_result(it) for it in items]
         import torch
 
         from hfpc.models.taxonomy_model import scene_maps

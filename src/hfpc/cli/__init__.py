@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from hfpc.cli import data, demo, evaluate, judging, models, profile, report, train
+from hfpc.cli import data, demo, evaluate, judging, label, models, profile, report, train
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Judge AI-generated product advertising images.")
@@ -34,6 +34,7 @@ app.command("filter")(judging.filter_)
 app.command("report")(report.report)
 app.command("evaluate")(evaluate.evaluate)
 app.command("calibrate")(evaluate.calibrate)
+app.command("label")(label.label)
 app.add_typer(profile.app, name="profile")
 app.add_typer(data.app, name="data")
 app.add_typer(train.app, name="train")

@@ -58,8 +58,9 @@ class TaxonomyTrainConfig(BaseModel):
 
 
 def sample_class(s: Sample) -> str | None:
-    """A training sample's class: ``good`` when it passed, its failure code, None when unknown."""
-    return label_class(s.failure, s.label)
+    """A training sample's class: ``good`` when it passed, its failure code (from the manifest's
+    ``failure``, ``reason`` or ``category`` column), None when unknown."""
+    return label_class(s.failure or s.meta.get("reason") or s.meta.get("category"), s.label)
 
 
 def _labelled(samples: list[Sample]) -> tuple[list[tuple[Sample, str]], int]:
