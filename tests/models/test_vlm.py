@@ -141,8 +141,57 @@ def test_filter_with_the_vlm_backend_names_the_reason_and_keeps_the_rationale(se
     assert n_asked <= 8  # one each, one retry for the two invalid answers: never asked twice per batch
 
 
-def test_vlm_profile_needs_endpoint_and_model(tmp_path: Path) -> None:
+def test_vlm_profile_needs_a_model(tmp_path: Path) -> None:
     profile = tmp_path / "vlm.toml"
-    profile.write_text('[checks.taxonomy]\nbackend = "vlm"\nmodel = "x"\n')
+    profile.write_text('[checks.taxonomy]\nbackend = "vlm"\nendpoint = "http://127.0.0.1:9/v1"\n')
     r = runner.invoke(app, ["profile", "show", str(profile)])
-    assert r.exit_code == 2 and "needs endpoint" in r.output
+    assert r.exit_code == 2 and "needs model" in r.output
+
+
+# ---- a tiny random LLaVA in this process, saved and loaded back like a downloaded checkpoint ----
+
+
+@pytest.fixture(scope="module")
+def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from hfpc.models.random_weights import save_random_llava
+
+    return save_random_llava(tmp_path_factory.mktemp("vlm") / "llava")
+
+
+def test_a_local_model_that_answers_noise_gives_error_rows_not_guesses(tiny_vlm: Path, manifest: Path,
+                                                                      tmp_path: Path) -> None:
+    profile = tmp_path / "local.toml"
+    profile.write_text(f'[checks.taxonomy]\nbackend = "vlm"\nmodel = "{tiny_vlm}"\ndevice = "cpu"\n'
+                       'max_new_tokens = 24\nmax_side = 64\n')
+    res = tmp_path / "r.jsonl"
+    r = runner.invoke(app, ["filter", str(manifest), "-o", str(res), "-p", str(profile)])
+    assert r.exit_code == 2, r.output
+    rows = [json.loads(x) for x in res.read_text().splitlines()]
+    assert rows and all(row["passed"] is None and "invalid answer twice" in row["error"] for row in rows)
+
+
+def test_a_local_model_answer_becomes_a_pseudo_label(tiny_vlm: Path, manifest: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    from hfpc.models import vlm
+
+    net, processor, _, _ = vlm.load_local_vlm(str(tiny_vlm), "auto", "auto")  # what `hfpc label` loads
+    answer = processor.tokenizer(FLOAT, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    seen: list[int] = []
+
+    def generate(**inputs: object) -> object:
+        ids = inputs["input_ids"]
+        seen.append(int(inputs["pixel_values"].shape[0]))  # both images reach the model
+        return torch.cat([ids, answer], dim=1)
+
+    monkeypatch.setattr(net, "generate", generate)
+    out = tmp_path / "labelled.jsonl"
+    one = tmp_path / "one.jsonl"
+    one.write_text(manifest.read_text().splitlines()[0] + "\n")
+    (tmp_path / "originals").symlink_to(manifest.parent / "originals")
+    (tmp_path / "generated").symlink_to(manifest.parent / "generated")
+    r = runner.invoke(app, ["label", str(one), "-o", str(out), "--vlm", str(tiny_vlm)])
+    assert r.exit_code == 0, r.output
+    (s,) = read_manifest(out)
+    assert s.label == 0 and s.failure == "floating" and s.meta["confidence"] == 0.8
+    assert s.meta["label_source"] == f"vlm:{tiny_vlm}" and seen == [2]

@@ -32,8 +32,12 @@ class TaxonomySettings(CheckSettings):
     checkpoint: str | None = Field(None, description=(
         "rfnet: taxonomy model directory or hub id (hfpc train taxonomy --out)"))
     endpoint: str | None = Field(None, description=(
-        "vlm: base URL of an OpenAI-compatible API, e.g. http://localhost:8000/v1 (vLLM, SGLang)"))
-    model: str | None = Field(None, description="vlm: the served model's name, e.g. Qwen/Qwen2.5-VL-7B-Instruct")
+        "vlm: base URL of an OpenAI-compatible API, e.g. http://localhost:8000/v1 (vLLM, SGLang); unset: "
+        "the model runs in this process with transformers"))
+    model: str | None = Field(None, description=(
+        "vlm: the served model's name, or (no endpoint) a transformers image-text-to-text checkpoint by hub "
+        "id or directory, e.g. Qwen/Qwen2.5-VL-3B-Instruct"))
+    max_new_tokens: int = Field(300, ge=16, le=4096, description="vlm: longest answer generated, in tokens")
     api_key_env: str = Field("OPENAI_API_KEY", description="vlm: environment variable holding the API key")
     timeout: float = Field(120.0, gt=0, description="vlm: seconds to wait for one answer")
     concurrency: int = Field(4, ge=1, le=64, description="vlm: requests in flight at once")
@@ -53,9 +57,9 @@ class TaxonomySettings(CheckSettings):
     def _backend_inputs(self) -> TaxonomySettings:
         if self.backend == "rfnet" and not self.checkpoint:
             raise ValueError("backend 'rfnet' needs checkpoint (a directory from hfpc train taxonomy)")
-        if self.backend == "vlm" and not (self.endpoint and self.model):
-            raise ValueError("backend 'vlm' needs endpoint (an OpenAI-compatible URL, e.g. a vLLM server) "
-                             "and model (the served model's name)")
+        if self.backend == "vlm" and not self.model:
+            raise ValueError("backend 'vlm' needs model: a served model's name with endpoint (an OpenAI-compatible "
+                             "URL, e.g. a vLLM server), or a transformers checkpoint to run here")
         return self
 
 
@@ -75,11 +79,16 @@ class TaxonomyCheck(Check):
         super().__init__(settings)
         self.vlm = None
         if settings.backend == "vlm":
-            from hfpc.models.vlm import EndpointJudge
+            from hfpc.models.vlm import EndpointJudge, LocalJudge
 
-            assert settings.endpoint and settings.model
-            self.vlm = EndpointJudge(settings.endpoint, settings.model, settings.api_key_env, settings.timeout,
-                                     max_side=settings.max_side, structured=settings.structured)
+            assert settings.model
+            if settings.endpoint:
+                self.vlm = EndpointJudge(settings.endpoint, settings.model, settings.api_key_env, settings.timeout,
+                                         max_tokens=settings.max_new_tokens, max_side=settings.max_side,
+                                         structured=settings.structured)
+            else:
+                self.vlm = LocalJudge(settings.model, settings.device, settings.dtype,
+                                      max_new_tokens=settings.max_new_tokens, max_side=settings.max_side)
             return
         from hfpc.models.taxonomy_model import TaxonomyModel
 
@@ -114,7 +123,9 @@ class TaxonomyCheck(Check):
             except VlmError as e:
                 it.shared["vlm"] = VlmError(f"{it.sample.generated}: {e}")
 
-        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
+        # a model in this process answers one pair at a time; an endpoint batches what arrives together
+        threads = self.settings.concurrency if self.settings.endpoint else 1
+        with ThreadPoolExecutor(max_workers=threads) as pool:
             list(pool.map(ask, todo))
 
     def _vlm_result(self, item: JudgeItem) -> CheckResult:

@@ -16,8 +16,10 @@ from hfpc.errors import HfpcError
 def label(
     manifest: Path = typer.Argument(..., help="manifest of pairs to label"),
     out: Path = typer.Option(..., "-o", "--out", help="labelled manifest to write (JSONL)"),
-    vlm: str = typer.Option(..., "--vlm", help="the served model's name, e.g. Qwen/Qwen2.5-VL-7B-Instruct"),
-    endpoint: str = typer.Option(..., "--endpoint", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1"),
+    vlm: str = typer.Option(..., "--vlm", help="the served model's name with --endpoint, else a transformers "
+                            "image-text-to-text checkpoint (hub id or directory) run here"),
+    endpoint: str | None = typer.Option(None, "--endpoint",
+                                        help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1"),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="environment variable with the API key"),
     concurrency: int = typer.Option(4, "--concurrency", min=1, max=64, help="requests in flight at once"),
     timeout: float = typer.Option(120.0, "--timeout", min=1, help="seconds to wait for one answer"),
@@ -38,6 +40,7 @@ def label(
 
     settings = {"backend": "vlm", "endpoint": endpoint, "model": vlm, "api_key_env": api_key_env,
                 "concurrency": concurrency, "timeout": timeout, "structured": structured}
+    settings = {k: v for k, v in settings.items() if v is not None}
     try:
         profile = Profile(name="vlm-label", description=f"pseudo-labels from {vlm}", checks={"taxonomy": settings})
         samples = read_manifest(manifest)

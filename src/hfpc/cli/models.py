@@ -11,7 +11,8 @@ app = typer.Typer(no_args_is_help=True, help="Manage model weights.")
 
 @app.command("pull")
 def pull(name: str = typer.Argument(..., help=(
-        "alias (blip, clip, siglip, dinov2, grounding-dino, sam, sam-hq, slimsam) or hub id"))) -> None:
+        "alias (blip, clip, siglip, dinov2, grounding-dino, sam, sam-hq, slimsam, depth, qwen2.5-vl-3b, "
+        "qwen2.5-vl-7b, smolvlm) or hub id"))) -> None:
     """Download a model into the Hugging Face cache so later runs work with HF_HUB_OFFLINE=1."""
     try:
         from hfpc.models.loading import pull as do_pull

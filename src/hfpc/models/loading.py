@@ -38,6 +38,9 @@ MODEL_ALIASES: dict[str, str] = {
     "sam-hq": "syscv-community/sam-hq-vit-base",
     "slimsam": "Zigeng/SlimSAM-uniform-77",
     "depth": "depth-anything/Depth-Anything-V2-Small-hf",
+    "qwen2.5-vl-3b": "Qwen/Qwen2.5-VL-3B-Instruct",
+    "qwen2.5-vl-7b": "Qwen/Qwen2.5-VL-7B-Instruct",
+    "smolvlm": "HuggingFaceTB/SmolVLM-Instruct",
 }
 """Every short name ``hfpc models pull`` and the Profile accept: encoders and the segmentation models."""
 

@@ -12,13 +12,11 @@ from pathlib import Path
 _SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def _vocab(directory: Path, size: int) -> Path:
+def _vocab(size: int, extra: tuple[str, ...] = ()) -> dict[str, int]:
     """A BERT word-piece vocabulary: the special tokens, the prompt's words, then fillers."""
-    words = _SPECIAL + [".", ",", "product", "object", "bottle", "chair", "a", "the"]
+    words = _SPECIAL + [".", ",", "product", "object", "bottle", "chair", "a", "the", *extra]
     words += [f"[unused{i}]" for i in range(max(0, size - len(words)))]
-    path = directory / "vocab.txt"
-    path.write_text("\n".join(words) + "\n", encoding="utf-8")
-    return path
+    return {w: i for i, w in enumerate(words)}
 
 
 def save_random_grounding_dino(directory: Path, full: bool = False, seed: int = 0) -> Path:
@@ -53,7 +51,7 @@ def save_random_grounding_dino(directory: Path, full: bool = False, seed: int = 
             d_model=32, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
             encoder_attention_heads=2, decoder_attention_heads=2, num_queries=20, max_text_len=32)
         size = {"shortest_edge": 128, "longest_edge": 128}
-    tokenizer = BertTokenizerFast(vocab_file=str(_vocab(directory, config.text_config.vocab_size)))
+    tokenizer = BertTokenizerFast(vocab=_vocab(config.text_config.vocab_size))
     GroundingDinoForObjectDetection(config).eval().save_pretrained(directory)
     GroundingDinoProcessor(image_processor=ImageProcessor(size=size), tokenizer=tokenizer).save_pretrained(directory)
     return directory
@@ -122,4 +120,72 @@ def save_random_depth_anything(directory: Path, full: bool = False, seed: int = 
     DepthAnythingForDepthEstimation(config).eval().save_pretrained(directory)
     ImageProcessor(size={"height": side, "width": side}, keep_aspect_ratio=True, ensure_multiple_of=14,
                    do_pad=False).save_pretrained(directory)
+    return directory
+
+
+_CHAT_TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] }}: {% if m['content'] is string %}{{ m['content'] }}{% else %}"
+    "{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>{% else %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}\n{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}")
+
+
+def char_tokenizer() -> object:
+    """A character-level fast tokenizer (printable ASCII, ``<image>``): decoding gives back the exact text."""
+    import string
+
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    special = ["<pad>", "<unk>", "<s>", "</s>", "<image>"]
+    chars = sorted(set(string.printable) - set("\x0b\x0c"))
+    tk = Tokenizer(models.WordLevel({t: i for i, t in enumerate(special + chars)}, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tk.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", pad_token="<pad>", bos_token="<s>",
+                                   eos_token="</s>", additional_special_tokens=["<image>"])
+
+
+def llava_config(vocab_size: int, image_token: int, full: bool = False) -> object:
+    """A LLaVA configuration: tiny, or (``full``) about 3 B parameters (CLIP ViT-L/14 at 336 px and a
+    Llama decoder of Llama-3.2-3B's shape), the size of the small VLMs teams run as judges."""
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
+
+    if full:
+        vision = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                                  num_attention_heads=16, image_size=336, patch_size=14, projection_dim=768)
+        text = LlamaConfig(vocab_size=vocab_size, hidden_size=3072, intermediate_size=8192, num_hidden_layers=28,
+                           num_attention_heads=24, num_key_value_heads=8, max_position_embeddings=8192)
+    else:
+        vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                  image_size=32, patch_size=8)
+        text = LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=8192)
+    text.bos_token_id, text.eos_token_id, text.pad_token_id = 2, 3, 0
+    return LlavaConfig(vision_config=vision, text_config=text, image_token_index=image_token, vision_feature_layer=-2)
+
+
+def llava_processor(tokenizer: object, full: bool = False) -> object:
+    """The processor of :func:`llava_config`'s model, with a plain chat template."""
+    from transformers import CLIPImageProcessorPil, LlavaProcessor
+
+    side, patch = (336, 14) if full else (32, 8)
+    images = CLIPImageProcessorPil(size={"shortest_edge": side}, crop_size={"height": side, "width": side})
+    return LlavaProcessor(image_processor=images, tokenizer=tokenizer, patch_size=patch,
+                          vision_feature_select_strategy="default", chat_template=_CHAT_TEMPLATE,
+                          num_additional_image_tokens=1)
+
+
+def save_random_llava(directory: Path, seed: int = 0) -> Path:
+    """A tiny LLaVA image-text-to-text model with random weights, a character-level tokenizer and a chat
+    template, saved like a real checkpoint (its answers are noise)."""
+    import torch
+    from transformers import LlavaForConditionalGeneration
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    tok = char_tokenizer()
+    config = llava_config(len(tok), tok.convert_tokens_to_ids("<image>"))
+    LlavaForConditionalGeneration(config).eval().save_pretrained(directory)
+    llava_processor(tok).save_pretrained(directory)
     return directory

@@ -5,24 +5,26 @@ HFPC's product-consistency reasons. The answer must follow :data:`ANSWER_SCHEMA`
 (``{"passed", "reason", "rationale", "confidence"}``); an answer that does not parse or does
 not validate is asked for once more, then the sample becomes an error row (never a guess).
 
-Backend here: an OpenAI-compatible chat endpoint (vLLM, SGLang, or a hosted API) given by URL and
-served model name, the key from an environment variable. Images travel as data URLs.
+Backends: an OpenAI-compatible chat endpoint (vLLM, SGLang, or a hosted API) given by URL and
+served model name, the key from an environment variable, images as data URLs; or a transformers
+image-text-to-text model (hub id or local directory) run in this process with its chat template.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import cv2
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from hfpc.errors import HfpcError
+from hfpc.errors import HfpcError, ModelNotAvailableError
 from hfpc.taxonomy import CODES, GOOD, normalize
 
 REASONS: tuple[str, ...] = (GOOD, *CODES)
@@ -126,34 +128,80 @@ def data_url(rgb: np.ndarray, max_side: int = 768) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
 
 
-def messages(original: np.ndarray, generated: np.ndarray, caption: str | None, max_side: int) -> list[dict]:
+def endpoint_image(rgb: np.ndarray, max_side: int) -> dict[str, Any]:
+    """An image part of an OpenAI-style chat message (a JPEG data URL)."""
+    return {"type": "image_url", "image_url": {"url": data_url(rgb, max_side)}}
+
+
+def local_image(rgb: np.ndarray, max_side: int) -> dict[str, Any]:
+    """An image part of a transformers chat message (a PIL image, long side at most ``max_side``)."""
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    f = min(1.0, max_side / max(h, w))
+    if f < 1:
+        rgb = cv2.resize(rgb, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+    return {"type": "image", "image": Image.fromarray(np.ascontiguousarray(rgb))}
+
+
+def messages(original: np.ndarray, generated: np.ndarray, caption: str | None, max_side: int,
+             image: Callable[[np.ndarray, int], dict[str, Any]] = endpoint_image) -> list[dict]:
     """The chat messages: the guide, then both images (and the caption when known)."""
     what = f"Product caption: {caption}\n" if caption else ""
     return [
-        {"role": "system", "content": RUBRIC},
+        {"role": "system", "content": [{"type": "text", "text": RUBRIC}]},
         {"role": "user", "content": [
             {"type": "text", "text": f"{what}ORIGINAL product photo:"},
-            {"type": "image_url", "image_url": {"url": data_url(original, max_side)}},
+            image(original, max_side),
             {"type": "text", "text": "GENERATED advertising image:"},
-            {"type": "image_url", "image_url": {"url": data_url(generated, max_side)}},
+            image(generated, max_side),
             {"type": "text", "text": "Your JSON answer:"},
         ]},
     ]
 
 
-@dataclass
-class EndpointJudge:
+class VlmJudge:
+    """Asks a model about a pair; an invalid answer is asked for once more, then a :class:`VlmError`."""
+
+    model: str
+    max_side: int = 768
+    image: Callable[[np.ndarray, int], dict[str, Any]] = staticmethod(endpoint_image)
+    where: str = ""
+
+    def _ask(self, msgs: list[dict]) -> str:
+        raise NotImplementedError
+
+    def judge(self, original: np.ndarray, generated: np.ndarray, caption: str | None = None) -> VlmAnswer:
+        """The validated answer for one pair."""
+        msgs = messages(original, generated, caption, self.max_side, self.image)
+        text = self._ask(msgs)
+        try:
+            return parse_answer(text)
+        except ValueError as first:
+            retry = [*msgs, {"role": "assistant", "content": [{"type": "text", "text": text}]},
+                     {"role": "user", "content": [{"type": "text", "text": (
+                         f"That answer was invalid: {first}. Answer again with one JSON object that follows "
+                         "the format exactly.")}]}]
+            text = self._ask(retry)
+            try:
+                return parse_answer(text)
+            except ValueError as second:
+                raise VlmError(f"{self.model}{self.where}: invalid answer twice ({second})") from None
+
+
+class EndpointJudge(VlmJudge):
     """A judge behind an OpenAI-compatible ``/chat/completions`` endpoint."""
 
-    endpoint: str
-    model: str
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout: float = 120.0
-    max_tokens: int = 300
-    max_side: int = 768
-    structured: bool = True
+    def __init__(self, endpoint: str, model: str, api_key_env: str = "OPENAI_API_KEY", timeout: float = 120.0,
+                 max_tokens: int = 300, max_side: int = 768, structured: bool = True) -> None:
+        import httpx
 
-    def _ask(self, client: Any, msgs: list[dict]) -> str:
+        self.endpoint, self.model, self.api_key_env, self.timeout = endpoint, model, api_key_env, timeout
+        self.max_tokens, self.max_side, self.structured = max_tokens, max_side, structured
+        self.where = f" at {endpoint}"
+        self.client = httpx.Client()
+
+    def _ask(self, msgs: list[dict]) -> str:
         import httpx
 
         body: dict[str, Any] = {"model": self.model, "messages": msgs, "temperature": 0,
@@ -165,7 +213,7 @@ class EndpointJudge:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         url = self.endpoint.rstrip("/") + "/chat/completions"
         try:
-            r = client.post(url, json=body, headers=headers, timeout=self.timeout)
+            r = self.client.post(url, json=body, headers=headers, timeout=self.timeout)
         except httpx.TimeoutException:
             raise VlmError(f"{url}: no answer within {self.timeout:g} s") from None
         except httpx.HTTPError as e:
@@ -177,21 +225,49 @@ class EndpointJudge:
         except (ValueError, KeyError, IndexError, TypeError):
             raise VlmError(f"{url}: not a chat-completions response: {r.text[:200]!r}") from None
 
-    def judge(self, original: np.ndarray, generated: np.ndarray, caption: str | None = None) -> VlmAnswer:
-        """Ask once; an invalid answer is asked for once more with the error; then a VlmError."""
-        import httpx
 
-        msgs = messages(original, generated, caption, self.max_side)
-        with httpx.Client() as client:
-            text = self._ask(client, msgs)
-            try:
-                return parse_answer(text)
-            except ValueError as first:
-                retry = [*msgs, {"role": "assistant", "content": text},
-                         {"role": "user", "content": f"That answer was invalid: {first}. Answer again with one "
-                                                     "JSON object that follows the format exactly."}]
-                text = self._ask(client, retry)
-                try:
-                    return parse_answer(text)
-                except ValueError as second:
-                    raise VlmError(f"{self.model} at {self.endpoint}: invalid answer twice ({second})") from None
+class LocalJudge(VlmJudge):
+    """A transformers image-text-to-text model (Qwen2.5-VL, Qwen3-VL, SmolVLM, LLaVA …) in this process."""
+
+    image = staticmethod(local_image)
+
+    def __init__(self, model: str, device: str = "auto", dtype: str = "auto", max_new_tokens: int = 300,
+                 max_side: int = 768) -> None:
+        self.model, self.max_new_tokens, self.max_side = model, max_new_tokens, max_side
+        self.net, self.processor, self.device, self.dtype = load_local_vlm(model, device, dtype)
+
+    def _ask(self, msgs: list[dict]) -> str:
+        import torch
+
+        inputs = self.processor.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True,
+                                                    return_dict=True, return_tensors="pt")
+        inputs = {k: (v.to(self.device, self.dtype) if v.is_floating_point() else v.to(self.device))
+                  for k, v in inputs.items()}
+        with torch.inference_mode():
+            out = self.net.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
+        return self.processor.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)[0]
+
+
+@functools.lru_cache(maxsize=1)
+def load_local_vlm(name: str, device: str = "auto", dtype: str = "auto") -> tuple[Any, Any, Any, Any]:
+    """Load (once per process) an image-text-to-text checkpoint and its processor by hub id or directory."""
+    try:
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+    except ImportError as e:
+        raise ModelNotAvailableError("a local VLM needs the models extra: pip install 'hfpc[models]'") from e
+    from hfpc.checks.reward import pick_device_dtype
+    from hfpc.models.loading import quiet_transformers, resolve, transformers_errors_only
+
+    quiet_transformers()
+    dev, dt = pick_device_dtype(device, dtype)
+    path = resolve(name, "vision-language model")
+    with transformers_errors_only():
+        try:
+            net = AutoModelForImageTextToText.from_pretrained(path, dtype=dt).to(dev).eval()
+        except ValueError as e:
+            why = str(e).splitlines()[0]
+            raise ModelNotAvailableError(f"{name}: not an image-text-to-text model ({why})") from None
+        processor = AutoProcessor.from_pretrained(path)
+    if getattr(processor, "chat_template", None) is None:
+        raise ModelNotAvailableError(f"{name}: its processor has no chat template, so it cannot be prompted")
+    return net, processor, dev, dt
