@@ -16,11 +16,18 @@ Random weights give random scores, so the box and text thresholds are set to 0: 
 depth: Depth Anything V2 Small's architecture (DINOv2 ViT-S/14, 518-px inputs) with random weights:
 one image, a batch of four, and the whole ``hfpc filter`` run with the placement check's
 ``depth_model`` set (the default checks otherwise), s/pair.
+
+taxonomy: the rfnet classifier on BLIP ViT-B/16 at 384 px (random weights): s/pair with the
+original's tokens cached (encode the generated image, salience map, head), batch 1 and 4.
+
+vlm: the prefill of one pair for a ~3 B LLaVA-shaped model (CLIP ViT-L/14 at 336 px, a Llama
+decoder of Llama-3.2-3B's shape) with random weights in bf16, built in memory: the review
+guide, both images and the question (the answer's decoding adds ~0.1–0.3 s per token on top).
 Each row says fp32 or bf16 (bf16 is what ``dtype = "auto"`` picks on GPUs and CPUs with native
 bf16; this CPU's answer is printed).
 
     python benchmarks/model_speed.py --n 6
-    python benchmarks/model_speed.py --n 6 --parts depth
+    python benchmarks/model_speed.py --n 6 --parts depth,taxonomy,vlm
 """
 
 from __future__ import annotations
@@ -133,12 +140,65 @@ def _depth_part(directory: Path, manifest: Path, root: Path) -> None:
           "(start-up, model loading, the classic checks included).")
 
 
+def _taxonomy_part(manifest: Path) -> None:
+    import torch
+
+    from hfpc.models.encoders import build_encoder
+    from hfpc.models.taxonomy_model import TaxonomyModel, scene_maps
+
+    pairs = _pairs(manifest)
+    enc = build_encoder("random-blip-base-384")
+    model = TaxonomyModel.for_encoder(enc, ["good", "floating", "size_mismatch", "indistinct",
+                                            "shape_hallucination", "product_altered"]).eval()
+    with torch.inference_mode():
+        orig = enc.encode([pairs[0][0]]).tokens
+        print(f"{'batch':<6}{'s/pair':>8}{'peak MiB':>10}")
+        for b in (1, 4):
+            gens = [g for _, _, g in pairs][:b]
+            enc.encode(gens)  # warm-up
+            t0 = time.perf_counter()
+            tokens = enc.encode(gens).tokens
+            maps = torch.from_numpy(np.stack([scene_maps(g, ["salience"], 8) for g in gens]))
+            model.logits(tokens, orig.expand(len(gens), -1, -1), maps)
+            print(f"{b:<6}{(time.perf_counter() - t0) / b:>8.2f}{_peak_mib():>10.0f}")
+
+
+def _vlm_part(manifest: Path) -> None:
+    import torch
+    from transformers import LlavaForConditionalGeneration
+
+    from hfpc.models.random_weights import char_tokenizer, llava_config, llava_processor
+    from hfpc.models.vlm import local_image, messages
+
+    tok = char_tokenizer()
+    cfg = llava_config(32000, tok.convert_tokens_to_ids("<image>"), full=True)
+    cfg.text_config.vocab_size = 32000
+    t0 = time.perf_counter()
+    torch.manual_seed(0)
+    model = LlavaForConditionalGeneration._from_config(cfg, dtype=torch.bfloat16).eval()
+    built = time.perf_counter() - t0
+    params = sum(p.numel() for p in model.parameters()) / 1e9
+    processor = llava_processor(tok, full=True)
+    o, _, g = _pairs(manifest)[0]
+    inputs = processor.apply_chat_template(messages(o, g, "a product", 768, local_image), add_generation_prompt=True,
+                                           tokenize=True, return_dict=True, return_tensors="pt")
+    inputs["pixel_values"] = inputs["pixel_values"].to(torch.bfloat16)
+    n = inputs["input_ids"].shape[1]
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        model(**inputs)
+        prefill = time.perf_counter() - t0
+    print(f"{params:.2f} B parameters (built in {built:.0f} s); prompt {n} tokens (a character-level tokenizer: "
+          f"a real one needs ~4× fewer for the text); prefill {prefill:.1f} s; peak {_peak_mib():.0f} MiB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=6, help="pairs in the demo set (512², one generation per original)")
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument("--keep", type=Path, help="directory for the random checkpoints (reused when present)")
-    ap.add_argument("--parts", default="grounded,depth", help="comma-separated: grounded, depth")
+    ap.add_argument("--parts", default="grounded,depth,taxonomy,vlm",
+                    help="comma-separated: grounded, depth, taxonomy, vlm")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
 
@@ -157,6 +217,12 @@ def main() -> None:
                 save_random_depth_anything(depth_dir, full=True)
             print("\ndepth: Depth Anything V2 Small architecture, random weights")
             _depth_part(depth_dir, manifest, root)
+        if "taxonomy" in parts:
+            print("\ntaxonomy (rfnet): BLIP ViT-B/16 at 384 px, random weights, original's tokens cached")
+            _taxonomy_part(manifest)
+        if "vlm" in parts:
+            print("\nvlm: prefill of one pair, ~3 B LLaVA-shaped model, random weights, bf16")
+            _vlm_part(manifest)
         if "grounded" not in parts:
             return
         det, seg = models / "grounding-dino-tiny-random", models / "sam-vit-base-random"
