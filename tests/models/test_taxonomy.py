@@ -112,3 +112,28 @@ def test_training_without_reasons_is_refused(tmp_path: Path) -> None:
     r = runner.invoke(app, ["train", "taxonomy", "--train", str(m), "--encoder", "random-vit-tiny",
                             "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "name a reason" in r.output
+
+
+def test_captions_go_through_the_encoders_text_tower(tmp_path: Path, tiny_clip: Path,
+                                                     reward_set: tuple[Path, Path]) -> None:
+    from hfpc.models.text import has_text_tower, load_text_tower
+
+    assert has_text_tower(str(tiny_clip)) and not has_text_tower("random-vit-tiny")
+    vec = load_text_tower(str(tiny_clip)).encode(["a red shoe", None, "a blue bag"])
+    assert vec[1].abs().sum() == 0 and torch.allclose(vec[[0, 2]].norm(dim=1), torch.ones(2), atol=1e-5)
+    assert not torch.allclose(vec[0], vec[2])
+    train, val = reward_set
+    out = tmp_path / "tax-clip"
+    r = runner.invoke(app, ["train", "taxonomy", "--train", str(train), "--val", str(val), "--encoder",
+                            str(tiny_clip), "--out", str(out), "--epochs", "2", "--no-cache"])
+    assert r.exit_code == 0, r.output
+    model = TaxonomyModel.from_pretrained(out)
+    assert model.config.caption_dim == vec.shape[1]
+    assert json.loads((out / "training_summary.json").read_text())["captions"]
+    n, d = model.config.grid ** 2 + 1, model.config.hidden_size
+    g, o, maps = torch.randn(2, n, d), torch.randn(2, n, d), torch.rand(2, 64)
+    assert not torch.allclose(model.logits(g, o, maps, vec[[0, 0]]), model.logits(g, o, maps, vec[[2, 2]]))
+    profile = tmp_path / "p.toml"
+    profile.write_text(f'[checks.consistency]\nenabled = false\n[checks.taxonomy]\ncheckpoint = "{out}"\n')
+    r = runner.invoke(app, ["filter", str(val), "-o", str(tmp_path / "r.jsonl"), "-p", str(profile), "-j", "1"])
+    assert r.exit_code in (0, 1), r.output

@@ -97,6 +97,11 @@ class TaxonomyCheck(Check):
         cfg = self.model.config
         self.threshold = settings.threshold if settings.threshold is not None else cfg.threshold
         self.batch_size = settings.batch_size or (64 if self.device.type == "cuda" else 4)
+        self.text = None
+        if cfg.caption_dim:
+            from hfpc.models.text import load_text_tower
+
+            self.text = load_text_tower(cfg.encoder)
         self.depth = None
         if "depth" in cfg.maps:
             from hfpc.models.depth import load_depth
@@ -175,7 +180,10 @@ class TaxonomyCheck(Check):
                 depths = self._depths(chunk)
                 maps = torch.from_numpy(np.stack([scene_maps(it.generated.rgb, cfg.maps, cfg.map_grid, d)
                                                   for it, d in zip(chunk, depths)])).to(self.device)
-                probs = torch.softmax(self.model.logits(gen, orig, maps).float(), -1).cpu().numpy()
+                captions = None
+                if self.text is not None:
+                    captions = self.text.encode([it.sample.caption for it in chunk]).to(self.device)
+                probs = torch.softmax(self.model.logits(gen, orig, maps, captions).float(), -1).cpu().numpy()
                 results += [self._result(p) for p in probs]
         return results
 

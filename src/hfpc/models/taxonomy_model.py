@@ -5,7 +5,8 @@ maps of the scene. Here the original and the generated image go through the rewa
 encoder and fusion (generated tokens attend to the original's, attention pooling: the same
 :class:`~hfpc.models.irrm.RewardHead` path), the pooled vector is joined by coarse maps of the
 generated image (spectral-residual salience, always; monocular depth when a depth model is
-named), and an MLP gives one logit per class. Classes are whatever the training labels name:
+named) and, for an encoder with a text tower, the product caption's embedding; an MLP gives one
+logit per class. Classes are whatever the training labels name:
 ``good`` (RF1M's "available") plus failure codes (``floating``, ``size_mismatch``,
 ``indistinct``, ``shape_hallucination``, HFPC's ``product_altered`` …).
 
@@ -50,6 +51,8 @@ class TaxonomyConfig(BaseModel):
     maps: list[Literal["salience", "depth"]] = Field(default_factory=lambda: ["salience"])
     map_grid: int = Field(8, ge=1, le=32, description="each map is pooled to map_grid × map_grid values")
     depth_model: str | None = Field(None, description="depth checkpoint for the 'depth' map")
+    caption_dim: int = Field(0, ge=0, description=(
+        "width of the caption vector from the encoder's own text tower (CLIP, SigLIP, BLIP); 0: no caption input"))
     hfpc_model: Literal["taxonomy"] = "taxonomy"
 
     @model_validator(mode="after")
@@ -76,16 +79,18 @@ class TaxonomyHead(RewardHead):
     def __init__(self, cfg: TaxonomyConfig) -> None:
         super().__init__(cfg.head_config())
         d = cfg.hidden_size
-        n_in = (2 * d if cfg.fusion in ("attention", "concat") else d) + len(cfg.maps) * cfg.map_grid ** 2
+        n_in = ((2 * d if cfg.fusion in ("attention", "concat") else d) + len(cfg.maps) * cfg.map_grid ** 2
+                + cfg.caption_dim)
         self.mlp = nn.Sequential(nn.Linear(n_in, cfg.mlp_hidden), nn.GELU(), nn.Dropout(cfg.dropout),
                                  nn.Linear(cfg.mlp_hidden, cfg.mlp_hidden // 4), nn.GELU(),
                                  nn.Linear(cfg.mlp_hidden // 4, len(cfg.classes)))
 
     def forward(self, gen: torch.Tensor, orig: torch.Tensor | None,  # type: ignore[override]
-                maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                maps: torch.Tensor, caption: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Class logits (B×C) and pooling weights over the generated image's tokens (B×T)."""
         vec, w = self.features(gen, orig)
-        return self.mlp(torch.cat([vec, maps.to(vec.dtype)], -1)), w
+        parts = [vec, maps.to(vec.dtype)] + ([] if caption is None else [caption.to(vec.dtype)])
+        return self.mlp(torch.cat(parts, -1)), w
 
 
 def scene_maps(rgb: np.ndarray, maps: list[str], grid: int, depth: np.ndarray | None = None) -> np.ndarray:
@@ -126,10 +131,14 @@ class TaxonomyModel(nn.Module):
                              prefix_tokens=prefix, classes=classes, **overrides)
         return cls(cfg, encoder)
 
-    def logits(self, gen: torch.Tensor, orig: torch.Tensor | None, maps: torch.Tensor) -> torch.Tensor:
-        """Class logits from encoder tokens and maps."""
+    def logits(self, gen: torch.Tensor, orig: torch.Tensor | None, maps: torch.Tensor,
+               captions: torch.Tensor | None = None) -> torch.Tensor:
+        """Class logits from encoder tokens, maps and (when the model reads them) caption vectors."""
         dtype = next(self.head.parameters()).dtype
-        return self.head(gen.to(dtype), None if orig is None else orig.to(dtype), maps.to(dtype))[0]
+        if self.config.caption_dim and captions is None:
+            captions = torch.zeros(len(gen), self.config.caption_dim)
+        cap = captions.to(dtype) if self.config.caption_dim and captions is not None else None
+        return self.head(gen.to(dtype), None if orig is None else orig.to(dtype), maps.to(dtype), cap)[0]
 
     def save_pretrained(self, path: str | Path, summary: dict[str, Any] | None = None,
                         save_encoder: bool = False) -> Path:

@@ -42,6 +42,8 @@ class TaxonomyTrainConfig(BaseModel):
     maps: list[Literal["salience", "depth"]] = Field(default_factory=lambda: ["salience"])
     depth_model: str | None = Field(None, description="depth checkpoint for the 'depth' map")
     map_grid: int = Field(8, ge=1, le=32)
+    captions: bool = Field(True, description=(
+        "read the samples' captions through the encoder's text tower when it has one (CLIP, SigLIP, BLIP)"))
     epochs: int = Field(15, ge=1)
     batch_size: int = Field(32, ge=1, description="samples per step (and images per encoder pass)")
     lr: float = Field(1e-3, gt=0)
@@ -93,14 +95,41 @@ class _Maps:
         return torch.from_numpy(np.stack([self.memory[p] for p in paths]))
 
 
-def _predict(model: TaxonomyModel, feats: Features, maps: _Maps, samples: list[Sample], batch: int) -> np.ndarray:
+class _Captions:
+    """Caption vectors from the encoder's text tower, once per caption (None: the model reads none)."""
+
+    def __init__(self, encoder: str | None) -> None:
+        self.tower = None
+        if encoder is not None:
+            from hfpc.models.text import load_text_tower
+
+            self.tower = load_text_tower(encoder)
+        self.memory: dict[str, torch.Tensor] = {}
+
+    @property
+    def dim(self) -> int:
+        return self.tower.dim if self.tower is not None else 0
+
+    def get(self, samples: list[Sample]) -> torch.Tensor | None:
+        if self.tower is None:
+            return None
+        todo = list(dict.fromkeys(s.caption or "" for s in samples if (s.caption or "") not in self.memory))
+        if todo:
+            for c, v in zip(todo, self.tower.encode(todo)):
+                self.memory[c] = v
+        return torch.stack([self.memory[s.caption or ""] for s in samples])
+
+
+def _predict(model: TaxonomyModel, feats: Features, maps: _Maps, captions: _Captions, samples: list[Sample],
+             batch: int) -> np.ndarray:
     out = []
     with torch.no_grad():
         for i in range(0, len(samples), batch):
             chunk = samples[i:i + batch]
             g = feats.tokens([s.generated for s in chunk])
             o = feats.tokens([s.original for s in chunk]) if model.config.fusion != "none" else None
-            out.append(torch.softmax(model.logits(g, o, maps.get([s.generated for s in chunk])).float(), -1).numpy())
+            logits = model.logits(g, o, maps.get([s.generated for s in chunk]), captions.get(chunk))
+            out.append(torch.softmax(logits.float(), -1).numpy())
     return np.concatenate(out) if out else np.zeros((0, len(model.config.classes)))
 
 
@@ -173,8 +202,13 @@ def train_taxonomy(train: list[Sample], val: list[Sample] | None, config: Taxono
     gens = list(dict.fromkeys(s.generated for s in samples))
     maps.fill(gens, tick("scene maps", len(gens)))
 
+    from hfpc.models.text import has_text_tower
+
+    use_captions = config.captions and has_text_tower(config.encoder) and any(s.caption for s in samples)
+    captions = _Captions(config.encoder if use_captions else None)
     model = TaxonomyModel.for_encoder(encoder, classes, fusion=config.fusion, maps=config.maps,
                                       map_grid=config.map_grid, depth_model=config.depth_model,
+                                      caption_dim=captions.dim,
                                       num_heads=config.num_heads, mlp_hidden=config.mlp_hidden,
                                       dropout=config.dropout)
     index = {c: i for i, c in enumerate(classes)}
@@ -199,7 +233,7 @@ def train_taxonomy(train: list[Sample], val: list[Sample] | None, config: Taxono
             chunk = [tr[i] for i in order[b * config.batch_size:(b + 1) * config.batch_size]]
             g = feats.tokens([s.generated for s, _ in chunk])
             o = feats.tokens([s.original for s, _ in chunk]) if config.fusion != "none" else None
-            logits = model.logits(g, o, maps.get([s.generated for s, _ in chunk]))
+            logits = model.logits(g, o, maps.get([s.generated for s, _ in chunk]), captions.get([s for s, _ in chunk]))
             loss = loss_fn(logits.float(), torch.tensor([index[c] for _, c in chunk]))
             opt.zero_grad()
             loss.backward()
@@ -211,7 +245,7 @@ def train_taxonomy(train: list[Sample], val: list[Sample] | None, config: Taxono
         model.eval()
         metrics: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses))}
         if va:
-            pred = decide(_predict(model, feats, maps, [s for s, _ in va], config.batch_size), classes, None)
+            pred = decide(_predict(model, feats, maps, captions, [s for s, _ in va], config.batch_size), classes, None)
             truth = [c for _, c in va]
             metrics.update(val_macro_f1=macro_f1(per_class(truth, pred, classes)),
                            val_acc=float(np.mean([a == b for a, b in zip(truth, pred)])), val_n=len(va))
@@ -229,13 +263,13 @@ def train_taxonomy(train: list[Sample], val: list[Sample] | None, config: Taxono
     model.head.load_state_dict(best_state)
     summary: dict[str, Any] = {
         "config": config.model_dump(), "classes": classes, "best_epoch": best["epoch"], "best": best["metrics"],
-        "epochs_run": len(history), "train_samples": len(tr), "val_samples": len(va),
+        "epochs_run": len(history), "train_samples": len(tr), "val_samples": len(va), "captions": bool(captions.dim),
         "train_class_counts": {c: counts[c] for c in classes},
         "skipped_without_reason": {"train": tr_skipped, "val": va_skipped},
         "val_classes_not_in_training": dict(unseen), "seconds": round(time.time() - t0, 1)}
     if va:
         truth = [c for _, c in va]
-        probs = _predict(model, feats, maps, [s for s, _ in va], config.batch_size)
+        probs = _predict(model, feats, maps, captions, [s for s, _ in va], config.batch_size)
         # the stored threshold is the one that names reasons best on held-out originals
         model.config.threshold, summary["val_macro_f1_calibrated"] = calibrate_threshold(probs, truth, classes)
         summary["threshold"] = model.config.threshold
