@@ -137,3 +137,21 @@ def test_captions_go_through_the_encoders_text_tower(tmp_path: Path, tiny_clip: 
     profile.write_text(f'[checks.consistency]\nenabled = false\n[checks.taxonomy]\ncheckpoint = "{out}"\n')
     r = runner.invoke(app, ["filter", str(val), "-o", str(tmp_path / "r.jsonl"), "-p", str(profile), "-j", "1"])
     assert r.exit_code in (0, 1), r.output
+
+
+def test_a_blip_checkpoint_embeds_captions_with_its_text_encoder(tmp_path: Path, tiny_blip: Path) -> None:
+    import shutil
+
+    from transformers import BertTokenizerFast
+
+    from hfpc.models.random_weights import _vocab
+    from hfpc.models.text import has_text_tower, load_text_tower
+
+    assert not has_text_tower(str(tiny_blip))  # no tokenizer saved with it: no caption input
+    ck = tmp_path / "blip"
+    shutil.copytree(tiny_blip, ck)
+    BertTokenizerFast(vocab=_vocab(99)).save_pretrained(ck)
+    assert has_text_tower(str(ck))
+    vec = load_text_tower(str(ck)).encode(["a product", "a chair", ""])
+    assert vec.shape[0] == 3 and vec[2].abs().sum() == 0
+    assert torch.allclose(vec[:2].norm(dim=1), torch.ones(2), atol=1e-5) and not torch.allclose(vec[0], vec[1])

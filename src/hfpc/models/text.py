@@ -60,7 +60,7 @@ class TextTower:
 
 
 def has_text_tower(encoder: str) -> bool:
-    """Whether ``encoder``'s checkpoint has a text tower hfpc can read (no weights are loaded)."""
+    """Whether ``encoder``'s checkpoint has a text tower and a tokenizer hfpc can read (no weights are loaded)."""
     if encoder in RANDOM_ENCODERS:
         return False
     try:
@@ -68,7 +68,10 @@ def has_text_tower(encoder: str) -> bool:
 
         from hfpc.models.loading import resolve
 
-        return AutoConfig.from_pretrained(resolve(encoder, "image encoder")).model_type in _TEXT_OWNERS
+        path = resolve(encoder, "image encoder")
+        tokenizer = any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "vocab.txt",
+                                                       "vocab.json", "spiece.model"))
+        return tokenizer and AutoConfig.from_pretrained(path).model_type in _TEXT_OWNERS
     except Exception:  # noqa: BLE001 - unreadable or absent: no caption input
         return False
 
