@@ -66,6 +66,9 @@ class _StandIn:
                         for x, y, w, h, area in stats[1:] if area > 50])
         return out
 
+    def masks_many(self, images: list[np.ndarray], boxes: list) -> list:
+        return [self.masks(img, b) for img, b in zip(images, boxes)]
+
     def masks(self, image: np.ndarray, boxes: list) -> list:
         objects = self._objects(image)
         out = []
@@ -241,3 +244,17 @@ def test_a_detector_that_overflows_in_bf16_runs_in_fp32(tiny_models: tuple[Path,
     assert models.detector.dtype == torch.float32 and models.segmenter.dtype == torch.bfloat16
     load = segment_grounded.load_grounded_sam
     load.cache_clear()  # the converted detector must not leak into other tests
+
+
+def test_sam_in_a_batch_gives_the_masks_it_gives_image_by_image(tiny_models: tuple[Path, Path]) -> None:
+    det, seg = (str(p) for p in tiny_models)
+    models = segment_grounded.load_grounded_sam(det, seg, "cpu", "fp32")
+    a = _scene((235, 235, 235), _texture(72, 60, seed=4), 30, 40)
+    b = _scene((40, 70, 120), _texture(50, 90, seed=5), 100, 120)
+    boxes = [[(20.0, 30.0, 100.0, 120.0), (0.0, 0.0, 60.0, 60.0)], [], [(90.0, 110.0, 200.0, 180.0)]]
+    batched = models.masks_many([a, a[::-1].copy(), b], boxes)
+    alone = [models.masks(img, bx) for img, bx in zip([a, a[::-1].copy(), b], boxes)]
+    assert [len(x) for x in batched] == [2, 0, 1]
+    for x, y in zip(batched, alone):
+        for (m1, s1), (m2, s2) in zip(x, y):
+            assert (m1 == m2).mean() > 0.999 and abs(s1 - s2) < 1e-4

@@ -80,15 +80,41 @@ class GroundedSam:
         out.logits, out.pred_boxes = out.logits.float(), out.pred_boxes.float()
         return out
 
+    def masks_many(self, images: list[np.ndarray],
+                   boxes: list[list[tuple[float, float, float, float]]]) -> list[list[tuple[np.ndarray, float]]]:
+        """:meth:`masks` for several images, their image embeddings (SAM's costly part) in one batch.
+
+        SAM-HQ's decoder also needs the encoder's intermediate features: it runs image by image.
+        """
+        import torch
+
+        if type(self.segmenter).__name__ != "SamModel" or len(images) < 2:
+            return [self.masks(img, b) for img, b in zip(images, boxes)]
+        todo = [i for i, b in enumerate(boxes) if b]
+        out: list[list[tuple[np.ndarray, float]]] = [[] for _ in images]
+        if not todo:
+            return out
+        pixels = self.seg_processor(images=[images[i] for i in todo], return_tensors="pt")["pixel_values"]
+        with torch.inference_mode():
+            embeddings = self.segmenter.get_image_embeddings(pixels.to(self.device, self.dtype))
+        for k, i in enumerate(todo):
+            out[i] = self.masks(images[i], boxes[i], embeddings[k:k + 1])
+        return out
+
     def masks(self, image: np.ndarray,
-              boxes: list[tuple[float, float, float, float]]) -> list[tuple[np.ndarray, float]]:
-        """SAM's best mask (of its three proposals) inside each box, with its predicted IoU."""
+              boxes: list[tuple[float, float, float, float]],
+              embeddings: Any = None) -> list[tuple[np.ndarray, float]]:
+        """SAM's best mask (of its three proposals) inside each box, with its predicted IoU
+        (``embeddings``: the image's, when a batch computed them already)."""
         import torch
 
         if not boxes:
             return []
         inputs = self.seg_processor(images=image, input_boxes=[[list(b) for b in boxes]], return_tensors="pt")
         sizes = (inputs.pop("original_sizes"), inputs.pop("reshaped_input_sizes"))
+        if embeddings is not None:
+            inputs.pop("pixel_values")
+            inputs["image_embeddings"] = embeddings
         inputs = {k: (v.to(self.device, self.dtype) if v.is_floating_point() else v.to(self.device))
                   for k, v in inputs.items()}
         with torch.inference_mode():
@@ -186,12 +212,11 @@ class GroundedSamSegmenter:
         return masks, f"{source} (grounded-sam found no product)"
 
     def segment_many(self, images: list[np.ndarray]) -> list[list[np.ndarray]]:
-        """Product masks of several images: one batched detector pass, then SAM per image."""
+        """Product masks of several images: one batched detector pass and one batched SAM image
+        encoder pass, then SAM's mask decoder per image (box counts differ)."""
         s = self.settings
         all_boxes = self.models.boxes(images, s.prompt, s.box_threshold, s.text_threshold)
-        out = []
-        for img, boxes in zip(images, all_boxes):
-            boxes = boxes[:s.max_products]
-            masks = self.models.masks(img, [b for b, _ in boxes])
-            out.append(products_from_masks([(m, score) for (m, _), (_, score) in zip(masks, boxes)], s))
-        return out
+        kept = [boxes[:s.max_products] for boxes in all_boxes]
+        found = self.models.masks_many(images, [[b for b, _ in boxes] for boxes in kept])
+        return [products_from_masks([(m, score) for (m, _), (_, score) in zip(masks, boxes)], s)
+                for masks, boxes in zip(found, kept)]
