@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from hfpc.cli._common import EXIT_ERRORS, console, fail
+from hfpc.cli._common import EXIT_ERRORS, console, fail, progress_bar
 from hfpc.errors import HfpcError
 
 
@@ -48,8 +48,11 @@ def label(
         fail(str(e))
     answers = out.with_name(out.name + ".answers.jsonl")
     try:
-        run_filter(samples, answers, profile, workers=1, overwrite=overwrite, chunk_size=concurrency,
-                   retry_errors=True)
+        with progress_bar("asking", len(samples)) as advance:
+            summary = run_filter(samples, answers, profile, workers=1, overwrite=overwrite, chunk_size=concurrency,
+                                 retry_errors=True, progress=advance)
+            if summary.skipped:
+                advance(summary.skipped)
         rows = {r["id"]: r for r in read_results(answers)}
     except HfpcError as e:
         fail(str(e))
