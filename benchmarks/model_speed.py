@@ -28,6 +28,7 @@ bf16; this CPU's answer is printed).
 
     python benchmarks/model_speed.py --n 6
     python benchmarks/model_speed.py --n 6 --parts depth,taxonomy,vlm
+    python benchmarks/model_speed.py --n 60 --parts grounded,depth --device cuda   # on a GPU
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+DEVICE = "cpu"
+"""Where the grounded-sam and depth models run (``--device``)."""
 
 
 def _peak_mib() -> float:
@@ -66,10 +70,10 @@ def _in_process(det: Path, seg: Path, manifest: Path, dtype: str) -> dict[str, f
     from hfpc.consistency.config import ConsistencySettings
     from hfpc.consistency.segment_grounded import load_grounded_sam
 
-    s = ConsistencySettings(backend="grounded-sam", detector=str(det), segmenter=str(seg), device="cpu", dtype=dtype,
+    s = ConsistencySettings(backend="grounded-sam", detector=str(det), segmenter=str(seg), device=DEVICE, dtype=dtype,
                             box_threshold=0.0, text_threshold=0.0)
     t0 = time.perf_counter()
-    models = load_grounded_sam(str(det), str(seg), "cpu", dtype)
+    models = load_grounded_sam(str(det), str(seg), DEVICE, dtype)
     load = time.perf_counter() - t0
     pairs = _pairs(manifest)
     img = pairs[0][2]
@@ -92,7 +96,7 @@ def _in_process(det: Path, seg: Path, manifest: Path, dtype: str) -> dict[str, f
 def _cli(det: Path, seg: Path, manifest: Path, root: Path, dtype: str) -> tuple[float, int]:
     profile = root / f"grounded-{dtype}.toml"
     profile.write_text(f'name = "grounded"\n[checks.consistency]\nbackend = "grounded-sam"\ndetector = "{det}"\n'
-                       f'segmenter = "{seg}"\ndevice = "cpu"\ndtype = "{dtype}"\n'
+                       f'segmenter = "{seg}"\ndevice = "{DEVICE}"\ndtype = "{dtype}"\n'
                        'box_threshold = 0.0\ntext_threshold = 0.0\n',
                        encoding="utf-8")
     return _run_filter(manifest, root / f"r-{dtype}.jsonl", profile)
@@ -121,7 +125,7 @@ def _depth_part(directory: Path, manifest: Path, root: Path) -> None:
     print(f"{'dtype':<6}{'load s':>8}{'1 image s':>11}{'4 images s':>12}{'CLI s/pair':>12}{'peak MiB':>10}")
     for dtype in ("fp32", "bf16"):
         t0 = time.perf_counter()
-        model = load_depth(str(directory), "cpu", dtype)
+        model = load_depth(str(directory), DEVICE, dtype)
         load = time.perf_counter() - t0
         imgs = [g for _, _, g in pairs][:4]
         model.predict(imgs[:1])  # warm-up
@@ -133,7 +137,7 @@ def _depth_part(directory: Path, manifest: Path, root: Path) -> None:
         four = time.perf_counter() - t0
         profile = root / f"depth-{dtype}.toml"
         profile.write_text(f'[checks.consistency]\n[checks.placement]\ndepth_model = "{directory}"\n'
-                           f'depth_device = "cpu"\ndepth_dtype = "{dtype}"\n', encoding="utf-8")
+                           f'depth_device = "{DEVICE}"\ndepth_dtype = "{dtype}"\n', encoding="utf-8")
         wall, n = _run_filter(manifest, root / f"rd-{dtype}.jsonl", profile)
         print(f"{dtype:<6}{load:>8.1f}{one:>11.2f}{four:>12.2f}{wall / n:>12.2f}{_peak_mib():>10.0f}")
     print("CLI s/pair: the whole `hfpc filter` run with the default checks and depth in placement "
@@ -199,8 +203,12 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="directory for the random checkpoints (reused when present)")
     ap.add_argument("--parts", default="grounded,depth,taxonomy,vlm",
                     help="comma-separated: grounded, depth, taxonomy, vlm")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="where grounded-sam and depth run (cuda on a GPU machine)")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
+    global DEVICE
+    DEVICE = args.device
 
     from hfpc.checks.reward import cpu_has_bf16
     from hfpc.data.synth import generate_demo_set
